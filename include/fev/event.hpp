@@ -1,0 +1,260 @@
+// fev/event.hpp — Event (manual reset, Python's threading.Event) and AutoResetEvent.
+//
+// Both live in one 32-bit atomic word. Fast paths (is_set, set with nobody parked,
+// wait on a set event, try_wait) are a single atomic operation and never enter the
+// kernel. A waiter that must wait spins for at most fev::spin_limit(), then parks on
+// the word through the wait backend `Wait` (fev::DefaultWait unless a test swaps it).
+//
+// Memory ordering: everything a thread did before set() happens-before everything a
+// thread does after a wait()/wait_for()/wait_until()/is_set()/try_wait() that observed
+// that set (returned true because of it). clear() orders nothing.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+
+#include "fev/config.hpp"
+#include "fev/deadline.hpp"
+#include "fev/spin.hpp"
+#include "fev/wait.hpp"
+
+namespace fev {
+
+// Manual-reset event with the semantics of Python's threading.Event:
+// - set() releases every thread waiting when it is called, even if clear() follows at
+//   once (such a waiter returns true, as CPython's wait() does);
+// - set(), clear(), is_set() and the waits are safe at any time, from any thread;
+// - a timed wait turns its timeout into a deadline once and returns false no earlier
+//   than that deadline, never because of a spurious wake.
+template <class Wait>
+class BasicEvent {
+ public:
+  explicit BasicEvent(bool initially_set = false) noexcept : word_(initially_set ? kSet : 0u) {}
+  BasicEvent(const BasicEvent&) = delete;
+  BasicEvent& operator=(const BasicEvent&) = delete;
+
+  // Sets the event and wakes every parked waiter. Enters the kernel only when the word
+  // says someone is parked. After the CAS below the event object may already be gone
+  // (a released waiter may destroy it); the wake call uses only its address.
+  void set() noexcept {
+    std::uint32_t seen = word_.load(std::memory_order_relaxed);
+    std::uint32_t desired = 0;
+    do {
+      // Already set: rewrite the same value, so this set() still releases its writes
+      // to whoever acquires the word later. Otherwise: a new generation, set, and
+      // nobody parked (every parked waiter is about to be woken).
+      desired = (seen & kSet) ? seen : (((seen + kGenerationOne) & ~kParked) | kSet);
+      // release: pairs with the acquire loads/CAS of waiters and is_set().
+      // relaxed on failure: the retry only recomputes `desired`.
+    } while (!word_.compare_exchange_weak(seen, desired, std::memory_order_release,
+                                          std::memory_order_relaxed));
+    if (seen & kParked) Wait::wake_all(word_);
+  }
+
+  // Resets the flag. Threads already released by an earlier set() stay released;
+  // threads waiting now keep waiting for the next set().
+  void clear() noexcept {
+    // relaxed: clear() publishes nothing. As an RMW it continues the release sequence
+    // of the set() it undoes, so a waiter that reads the cleared word still
+    // synchronizes with that set().
+    if (word_.load(std::memory_order_relaxed) & kSet) word_.fetch_and(~kSet, std::memory_order_relaxed);
+  }
+
+  bool is_set() const noexcept {
+    // acquire: pairs with set()'s release CAS.
+    return (word_.load(std::memory_order_acquire) & kSet) != 0;
+  }
+
+  // Blocks until the event is set. Returns at once, with no system call, when it is.
+  void wait() noexcept {
+    const std::uint32_t seen = word_.load(std::memory_order_acquire);  // pairs with set()
+    if (seen & kSet) return;
+    (void)wait_slow(seen, Deadline::max());
+  }
+
+  // True iff the event was set (or a set() happened while waiting); false after the
+  // timeout. A timeout of zero or below checks once and never blocks.
+  template <class Rep, class Period>
+  bool wait_for(const std::chrono::duration<Rep, Period>& timeout) noexcept {
+    const std::uint32_t seen = word_.load(std::memory_order_acquire);  // pairs with set()
+    if (seen & kSet) return true;
+    if (timeout <= timeout.zero()) return false;
+    return wait_slow(seen, detail::deadline_after(timeout));
+  }
+
+  // As wait_for, until a time point of steady_clock or system_clock (converted once).
+  template <class Clock, class Duration>
+  bool wait_until(const std::chrono::time_point<Clock, Duration>& when) noexcept {
+    const std::uint32_t seen = word_.load(std::memory_order_acquire);  // pairs with set()
+    if (seen & kSet) return true;
+    return wait_slow(seen, detail::to_deadline(when));
+  }
+
+  // The underlying word, for backends and tools that wait on several events at once.
+  const std::atomic<std::uint32_t>& word() const noexcept { return word_; }
+
+ private:
+  // Word layout and invariants:
+  //   bit 0      kSet     the event is set.
+  //   bit 1      kParked  a waiter is parked (or about to park) on this word. Only
+  //                       ever added while kSet is clear; set() removes it and wakes.
+  //   bits 2..31          generation: +1 on every unset->set transition, wrapping
+  //                       after 2^30 sets. A waiter that sees the generation move
+  //                       has been released by a set() even if clear() already ran.
+  // Wrap: a waiter descheduled between its wake and its re-read while exactly a
+  // multiple of 2^30 further set()s happen sees its own generation again and parks
+  // until the next set(); it cannot be parked forever by the wrap itself.
+  static constexpr std::uint32_t kSet = 1u;
+  static constexpr std::uint32_t kParked = 2u;
+  static constexpr std::uint32_t kGenerationOne = 4u;
+  static constexpr std::uint32_t kGenerationMask = ~(kSet | kParked);
+
+  // `entry` is the unset word the wait began with; its generation is this waiter's.
+  bool wait_slow(std::uint32_t entry, Deadline deadline) noexcept {
+    const auto released = [entry](std::uint32_t word) {
+      return (word & kSet) != 0 || (word & kGenerationMask) != (entry & kGenerationMask);
+    };
+    if (deadline != Deadline::max() && std::chrono::steady_clock::now() >= deadline) return false;
+    std::uint32_t seen = entry;
+    // acquire: pairs with set()'s release, directly or through clear()'s RMW.
+    if (detail::spin_until([&] { return released(seen = word_.load(std::memory_order_acquire)); })) return true;
+    for (;;) {
+      if (!(seen & kParked)) {
+        // Announcing "parked" publishes nothing (set() reads it in the same word, so
+        // one modification order decides who saw whom), but on failure the new value
+        // may be a set() we return on, which needs acquire. g++ rejects a failure order
+        // stronger than the success order, so both are acquire (slow path only).
+        if (!word_.compare_exchange_weak(seen, seen | kParked, std::memory_order_acquire,
+                                         std::memory_order_acquire)) {
+          if (released(seen)) return true;
+          continue;
+        }
+        seen |= kParked;
+      }
+      const WaitResult result = Wait::wait(word_, seen, deadline);
+      seen = word_.load(std::memory_order_acquire);  // pairs with set()
+      if (released(seen)) return true;
+      if (result == WaitResult::timeout) return false;
+    }
+  }
+
+  std::atomic<std::uint32_t> word_;
+};
+
+// Auto-reset event: set() releases exactly one waiter, or, with nobody waiting, stays
+// set until one thread takes it (try_wait or a wait). Setting a set event does nothing.
+template <class Wait>
+class BasicAutoResetEvent {
+ public:
+  explicit BasicAutoResetEvent(bool initially_set = false) noexcept
+      : word_(initially_set ? kSignaled : 0u) {}
+  BasicAutoResetEvent(const BasicAutoResetEvent&) = delete;
+  BasicAutoResetEvent& operator=(const BasicAutoResetEvent&) = delete;
+
+  void set() noexcept {
+    std::uint32_t seen = word_.load(std::memory_order_relaxed);
+    // release: pairs with the acquire CAS of the thread that takes the signal.
+    // relaxed on failure: the retry only recomputes.
+    while (!word_.compare_exchange_weak(seen, seen | kSignaled, std::memory_order_release,
+                                        std::memory_order_relaxed)) {
+    }
+    // Wake one parked waiter only on the unsignaled->signaled edge; the object may be
+    // gone after the CAS, the wake uses only its address.
+    if (!(seen & kSignaled) && seen >= kWaiterOne) Wait::wake_one(word_);
+  }
+
+  // Takes the signal if present.
+  bool try_wait() noexcept {
+    std::uint32_t seen = word_.load(std::memory_order_relaxed);
+    while (seen & kSignaled) {
+      // acquire: pairs with set()'s release. relaxed on failure: we re-test the bit.
+      if (word_.compare_exchange_weak(seen, seen & ~kSignaled, std::memory_order_acquire,
+                                      std::memory_order_relaxed))
+        return true;
+    }
+    return false;
+  }
+
+  void wait() noexcept {
+    if (!try_wait()) (void)wait_slow(Deadline::max());
+  }
+
+  template <class Rep, class Period>
+  bool wait_for(const std::chrono::duration<Rep, Period>& timeout) noexcept {
+    if (try_wait()) return true;
+    if (timeout <= timeout.zero()) return false;
+    return wait_slow(detail::deadline_after(timeout));
+  }
+
+  template <class Clock, class Duration>
+  bool wait_until(const std::chrono::time_point<Clock, Duration>& when) noexcept {
+    if (try_wait()) return true;
+    return wait_slow(detail::to_deadline(when));
+  }
+
+  const std::atomic<std::uint32_t>& word() const noexcept { return word_; }
+
+ private:
+  // Word layout and invariants:
+  //   bit 0      kSignaled  one signal is pending.
+  //   bits 1..31            number of waiters registered to park (each adds
+  //                         kWaiterOne before parking and removes it after). Every
+  //                         registered waiter re-reads the word after the set() that
+  //                         signalled while it was registered, so a signal is never
+  //                         left pending while a registered waiter sleeps on.
+  static constexpr std::uint32_t kSignaled = 1u;
+  static constexpr std::uint32_t kWaiterOne = 2u;
+
+  bool wait_slow(Deadline deadline) noexcept {
+    if (deadline != Deadline::max() && std::chrono::steady_clock::now() >= deadline) return false;
+    if (detail::spin_until([this] { return try_wait(); })) return true;
+    std::uint32_t seen = word_.load(std::memory_order_relaxed);
+    for (;;) {
+      if (seen & kSignaled) {
+        // acquire: pairs with set()'s release.
+        if (word_.compare_exchange_weak(seen, seen & ~kSignaled, std::memory_order_acquire,
+                                        std::memory_order_relaxed))
+          return true;
+        continue;
+      }
+      // relaxed: registering publishes nothing; set() reads the count in this word.
+      if (!word_.compare_exchange_weak(seen, seen + kWaiterOne, std::memory_order_relaxed,
+                                       std::memory_order_relaxed))
+        continue;
+      const WaitResult result = Wait::wait(word_, seen + kWaiterOne, deadline);
+      // Unregister, taking the signal in the same RMW if it is there.
+      seen = word_.load(std::memory_order_relaxed);
+      bool taken = false;
+      std::uint32_t desired = 0;
+      do {
+        taken = (seen & kSignaled) != 0;
+        desired = (seen - kWaiterOne) & ~kSignaled;
+        if (!taken) desired = seen - kWaiterOne;
+        // acquire: pairs with set()'s release when we take the signal.
+      } while (!word_.compare_exchange_weak(seen, desired, std::memory_order_acquire,
+                                            std::memory_order_relaxed));
+      if (taken) return true;
+      if (result == WaitResult::timeout) return false;
+      seen = desired;
+    }
+  }
+
+  std::atomic<std::uint32_t> word_;
+};
+
+// The event types of the public contract, on the backend this library was built with.
+class Event : public BasicEvent<DefaultWait> {
+ public:
+  using BasicEvent<DefaultWait>::BasicEvent;
+};
+
+class AutoResetEvent : public BasicAutoResetEvent<DefaultWait> {
+ public:
+  using BasicAutoResetEvent<DefaultWait>::BasicAutoResetEvent;
+};
+
+static_assert(sizeof(Event) == 4, "an Event is one 32-bit word");
+static_assert(sizeof(AutoResetEvent) == 4, "an AutoResetEvent is one 32-bit word");
+
+}  // namespace fev

@@ -1,0 +1,88 @@
+// fev/wait.hpp — the address-based wait primitive under every fev object.
+//
+// A backend parks the calling thread while a 32-bit atomic word holds an expected
+// value, and wakes threads parked on a word. Every backend has the same three calls:
+//
+//   wait(word, expected, deadline) -> WaitResult::woken | WaitResult::timeout
+//   wake_one(word)
+//   wake_all(word)
+//
+// `wait` returns `woken` after a wake, after a spurious wake, when the word did not hold
+// `expected` on entry, or after an interrupted system call: callers always re-read the
+// word. It returns `timeout` only once `deadline` (std::chrono::steady_clock) has
+// passed. `Deadline::max()` means "no deadline". Wake calls only ever read the word's
+// address, never its contents, so they are safe on memory that a woken thread has
+// already freed (see DESIGN.md, "waking memory that was just freed").
+//
+// Which backends a given libfev.a defines is fixed when it is built; `fev/config.hpp`
+// names them and the default one (`fev::DefaultWait`). Naming a backend that was not
+// built is a link error, never a silent fallback.
+//
+// Memory ordering: the backends order nothing. Callers publish and observe state through
+// the word's own atomic operations; `wait` may return before any wake call.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string_view>
+
+namespace fev {
+
+using Deadline = std::chrono::steady_clock::time_point;
+
+enum class WaitResult { woken, timeout };
+
+namespace backend {
+
+// Linux futex(2): FUTEX_WAIT_BITSET with absolute CLOCK_MONOTONIC deadlines.
+// Private futexes for words of this process; the `_shared` calls for words in memory
+// shared between processes.
+struct Futex {
+  static constexpr std::string_view name = "futex";
+  static WaitResult wait(const std::atomic<std::uint32_t>& word, std::uint32_t expected, Deadline deadline) noexcept;
+  static void wake_one(const std::atomic<std::uint32_t>& word) noexcept;
+  static void wake_all(const std::atomic<std::uint32_t>& word) noexcept;
+};
+
+// Windows 8+: WaitOnAddress / WakeByAddressSingle / WakeByAddressAll.
+struct Win32 {
+  static constexpr std::string_view name = "win32";
+  static WaitResult wait(const std::atomic<std::uint32_t>& word, std::uint32_t expected, Deadline deadline) noexcept;
+  static void wake_one(const std::atomic<std::uint32_t>& word) noexcept;
+  static void wake_all(const std::atomic<std::uint32_t>& word) noexcept;
+};
+
+// Boost.Atomic (>= 1.78) wait/notify on boost::atomic_ref; timed waits go through the
+// parking table of the portable backend (Boost 1.81 has no timed wait).
+struct BoostAtomic {
+  static constexpr std::string_view name = "boost";
+  static WaitResult wait(const std::atomic<std::uint32_t>& word, std::uint32_t expected, Deadline deadline) noexcept;
+  static void wake_one(const std::atomic<std::uint32_t>& word) noexcept;
+  static void wake_all(const std::atomic<std::uint32_t>& word) noexcept;
+};
+
+// Any C++20 platform: an address-hashed table of parking buckets, each a mutex and a
+// condition_variable.
+struct Portable {
+  static constexpr std::string_view name = "portable";
+  static WaitResult wait(const std::atomic<std::uint32_t>& word, std::uint32_t expected, Deadline deadline) noexcept;
+  static void wake_one(const std::atomic<std::uint32_t>& word) noexcept;
+  static void wake_all(const std::atomic<std::uint32_t>& word) noexcept;
+};
+
+}  // namespace backend
+
+// Spinning before parking. A waiter that finds nothing to do spins (with the CPU's
+// pause instruction) for at most `spin_limit()` of steady_clock time before it parks.
+// The bound is a time, not a count, because the pause instruction's latency differs by
+// 10x and more between CPUs. Zero disables spinning. Default: 4 microseconds.
+std::chrono::nanoseconds spin_limit() noexcept;
+void set_spin_limit(std::chrono::nanoseconds limit) noexcept;
+
+namespace detail {
+// One pause instruction (x86 `pause`, Arm `yield`), or nothing where there is none.
+void cpu_relax() noexcept;
+}  // namespace detail
+
+}  // namespace fev

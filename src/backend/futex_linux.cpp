@@ -1,0 +1,70 @@
+// Linux futex(2) backend.
+//
+// wait: FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG with an absolute CLOCK_MONOTONIC
+// deadline (the bitset variant takes an absolute time; plain FUTEX_WAIT takes a
+// relative one, which would restart after every interruption and drift).
+// std::chrono::steady_clock is CLOCK_MONOTONIC on Linux (libstdc++ and libc++), so the
+// deadline's count since the epoch is the timespec the kernel wants.
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <ctime>
+
+#include "fev/wait.hpp"
+
+namespace fev::backend {
+namespace {
+
+long futex(const std::atomic<std::uint32_t>& word, int op, std::uint32_t value, const timespec* deadline,
+           std::uint32_t bitset) noexcept {
+  // The kernel wants the address of the 32-bit value; std::atomic<uint32_t> is a
+  // standard-layout wrapper around exactly that value.
+  return syscall(SYS_futex, &word, op, value, deadline, nullptr, bitset);
+}
+
+timespec to_timespec(Deadline deadline) noexcept {
+  using namespace std::chrono;
+  auto since_epoch = deadline.time_since_epoch();
+  if (since_epoch < nanoseconds::zero()) since_epoch = nanoseconds::zero();
+  const auto secs = duration_cast<seconds>(since_epoch);
+  timespec ts{};
+  ts.tv_sec = static_cast<time_t>(secs.count());
+  ts.tv_nsec = static_cast<long>(duration_cast<nanoseconds>(since_epoch - secs).count());
+  return ts;
+}
+
+}  // namespace
+
+WaitResult Futex::wait(const std::atomic<std::uint32_t>& word, std::uint32_t expected, Deadline deadline) noexcept {
+  const timespec absolute = to_timespec(deadline);
+  const timespec* timeout = deadline == Deadline::max() ? nullptr : &absolute;
+  for (;;) {
+    if (futex(word, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, expected, timeout, FUTEX_BITSET_MATCH_ANY) == 0)
+      return WaitResult::woken;  // a wake, or a spurious return: the caller re-reads
+    switch (errno) {
+      case EINTR:      // a signal handler ran: wait again on the same absolute deadline
+        continue;
+      case ETIMEDOUT:  // the absolute deadline passed
+        return WaitResult::timeout;
+      case EAGAIN:     // the word no longer held `expected` when the kernel looked
+        return WaitResult::woken;
+      default:         // EFAULT/EINVAL cannot happen for a valid aligned word; never block
+        return WaitResult::woken;
+    }
+  }
+}
+
+// Errors from wake are ignored on purpose: the word's memory may already have been
+// freed by a thread this wake released (glibc and folly do the same).
+void Futex::wake_one(const std::atomic<std::uint32_t>& word) noexcept {
+  (void)futex(word, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, 1, nullptr, 0);
+}
+
+void Futex::wake_all(const std::atomic<std::uint32_t>& word) noexcept {
+  (void)futex(word, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, INT_MAX, nullptr, 0);
+}
+
+}  // namespace fev::backend
