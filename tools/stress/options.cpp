@@ -1,0 +1,126 @@
+#include "options.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+
+namespace stress {
+namespace {
+
+constexpr const char* kUsage = R"(usage: stress [options]
+Pushes numbered items through an fev::Ring from N producers to M consumers and checks
+exactly-once delivery, per-producer FIFO order, that close() drains, and (watchdog)
+that no thread stalls while work is pending.
+
+  --producers N        producer threads (1..256, default 2)
+  --consumers M        consumer threads (1..256, default 2)
+  --capacity C         ring capacity (>= 1, default 16)
+  --items K            items per producer (then the run ends when all are through)
+  --seconds S          run time when --items is not given (default 2)
+  --mode MODE          try | blocking | timed | mixed (default blocking)
+  --seed X             seed for the random choices (default 1)
+  --close-early        close the ring at a random moment while producers push
+  --chaos              random yields and short sleeps between the ring's atomic steps
+  --stall-seconds T    watchdog: fail when nothing moves for T seconds (default 5)
+  --progress-seconds P print a progress line every P seconds (default 1)
+  --max-items K        cap on items per producer in --seconds runs (default 16777216)
+  --broken             use the deliberately broken ring (never wakes consumers)
+  --expect-failure     exit 0 only if the run FAILS (self-test of the harness)
+  --help               this text
+Exit status: 0 pass, 1 fail, 2 bad arguments.
+)";
+
+[[noreturn]] void bad(const std::string& message) {
+  std::fprintf(stderr, "stress: %s\n\n%s", message.c_str(), kUsage);
+  std::exit(2);
+}
+
+std::uint64_t parse_count(std::string_view flag, const char* text, std::uint64_t min, std::uint64_t max) {
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long value = std::strtoull(text, &end, 10);
+  if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || value < min || value > max) {
+    bad(std::string(flag) + " needs an integer in [" + std::to_string(min) + ", " + std::to_string(max) +
+        "], got '" + text + "'");
+  }
+  return value;
+}
+
+double parse_seconds(std::string_view flag, const char* text) {
+  char* end = nullptr;
+  const double value = std::strtod(text, &end);
+  if (end == text || *end != '\0' || !(value > 0) || value > 86400) {
+    bad(std::string(flag) + " needs a number of seconds in (0, 86400], got '" + text + "'");
+  }
+  return value;
+}
+
+}  // namespace
+
+const char* mode_name(Mode mode) {
+  switch (mode) {
+    case Mode::try_ops: return "try";
+    case Mode::blocking: return "blocking";
+    case Mode::timed: return "timed";
+    case Mode::mixed: return "mixed";
+  }
+  return "?";
+}
+
+Options parse(int argc, char** argv) {
+  Options options;
+  bool seconds_given = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view flag = argv[i];
+    const auto value = [&]() -> const char* {
+      if (i + 1 >= argc) bad(std::string(flag) + " needs a value");
+      return argv[++i];
+    };
+    if (flag == "--help" || flag == "-h") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    } else if (flag == "--producers") {
+      options.producers = static_cast<int>(parse_count(flag, value(), 1, 256));
+    } else if (flag == "--consumers") {
+      options.consumers = static_cast<int>(parse_count(flag, value(), 1, 256));
+    } else if (flag == "--capacity") {
+      options.capacity = parse_count(flag, value(), 1, std::uint64_t{1} << 30);
+    } else if (flag == "--items") {
+      options.items = parse_count(flag, value(), 1, std::uint64_t{1} << 32);
+    } else if (flag == "--seconds") {
+      options.seconds = parse_seconds(flag, value());
+      seconds_given = true;
+    } else if (flag == "--mode") {
+      const std::string_view mode = value();
+      if (mode == "try") options.mode = Mode::try_ops;
+      else if (mode == "blocking") options.mode = Mode::blocking;
+      else if (mode == "timed") options.mode = Mode::timed;
+      else if (mode == "mixed") options.mode = Mode::mixed;
+      else bad("--mode must be try, blocking, timed or mixed, got '" + std::string(mode) + "'");
+    } else if (flag == "--seed") {
+      options.seed = parse_count(flag, value(), 0, ~std::uint64_t{0});
+    } else if (flag == "--close-early") {
+      options.close_early = true;
+    } else if (flag == "--chaos") {
+      options.chaos = true;
+    } else if (flag == "--broken") {
+      options.broken = true;
+    } else if (flag == "--expect-failure") {
+      options.expect_failure = true;
+    } else if (flag == "--stall-seconds") {
+      options.stall_seconds = parse_seconds(flag, value());
+    } else if (flag == "--progress-seconds") {
+      options.progress_seconds = parse_seconds(flag, value());
+    } else if (flag == "--max-items") {
+      options.max_items = parse_count(flag, value(), 1, std::uint64_t{1} << 32);
+    } else {
+      bad("unknown argument '" + std::string(flag) + "'");
+    }
+  }
+  if (options.items != 0 && seconds_given) bad("give --items or --seconds, not both");
+  if (options.items != 0) options.max_items = options.items;
+  return options;
+}
+
+}  // namespace stress

@@ -1,0 +1,35 @@
+// Command-line options of tools/stress.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace stress {
+
+enum class Mode { try_ops, blocking, timed, mixed };
+
+struct Options {
+  int producers = 2;
+  int consumers = 2;
+  std::size_t capacity = 16;
+  std::uint64_t items = 0;   // per producer; 0 means "run for `seconds`"
+  double seconds = 2.0;
+  Mode mode = Mode::blocking;
+  std::uint64_t seed = 1;
+  bool close_early = false;  // a closer thread closes the ring while producers push
+  bool chaos = false;        // random yields and sleeps between the ring's atomic steps
+  bool broken = false;       // the deliberately broken ring (no consumer wake)
+  bool expect_failure = false;
+  double stall_seconds = 5.0;     // watchdog: no progress for this long fails the run
+  double progress_seconds = 1.0;  // how often the progress line is printed
+  std::uint64_t max_items = std::uint64_t{1} << 24;  // per producer, bounds the ledger
+};
+
+// Parses argv. On --help prints usage and exits 0; on a bad argument prints the error
+// and usage to stderr and exits 2.
+Options parse(int argc, char** argv);
+
+const char* mode_name(Mode mode);
+
+}  // namespace stress
