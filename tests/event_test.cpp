@@ -269,8 +269,12 @@ TYPED_TEST(EventTest, SetClearWaitStormLosesNoWakeup) {
     }
   }
   stop.store(true);
-  event.set();  // release whoever is still waiting; nothing clears it any more after join
-  for (auto& thread : threads) thread.join();
+  // Stop the setter and the clearer first: a clear() after the final set() could
+  // leave a waiter that re-entered wait() blocked for ever.
+  threads[kWaiters].join();
+  threads[kWaiters + 1].join();
+  event.set();  // release whoever is still waiting; nothing clears it any more
+  for (int i = 0; i < kWaiters; ++i) threads[static_cast<std::size_t>(i)].join();
   EXPECT_EQ(stalled_waiter, -1) << "a waiter made no progress for 1 s while the setter kept setting";
   for (int i = 0; i < kWaiters; ++i) EXPECT_GT(progress[i].load(), 0) << "waiter " << i;
 }
