@@ -367,3 +367,34 @@ TYPED_TEST(RingBackendTest, ParkedConsumersAndProducersAlwaysWake) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Ring, SlotsInCallerProvidedStorage) {
+  using Ring = fev::Ring<Tracked>;
+  Tracked::live = 0;
+  const std::size_t bytes = Ring::storage_bytes(3);
+  EXPECT_GE(bytes, 3 * sizeof(Tracked));
+  void* storage = ::operator new(bytes, std::align_val_t{Ring::kStorageAlignment});
+  {
+    Ring ring(3, storage);
+    EXPECT_EQ(ring.capacity(), 3u);
+    for (int lap = 0; lap < 5; ++lap) {
+      ASSERT_TRUE(ring.try_emplace(lap));
+      ASSERT_TRUE(ring.try_emplace(lap + 100));
+      Tracked out;
+      ASSERT_TRUE(ring.pop(out));
+      EXPECT_EQ(out.value, lap);
+      ASSERT_TRUE(ring.pop(out));
+      EXPECT_EQ(out.value, lap + 100);
+    }
+    ASSERT_TRUE(ring.try_emplace(7));  // left inside: the destructor destroys it
+  }
+  EXPECT_EQ(Tracked::live.load(), 0);
+  ::operator delete(storage, std::align_val_t{Ring::kStorageAlignment});
+  EXPECT_THROW(Ring(0, nullptr), std::invalid_argument);
+  alignas(64) static unsigned char misaligned[1024];
+  EXPECT_THROW(Ring(2, misaligned + 8), std::invalid_argument);
+}
+
+}  // namespace

@@ -83,7 +83,20 @@ class BasicRing {
  public:
   using value_type = T;
 
-  explicit BasicRing(std::size_t capacity) : capacity_(checked(capacity)), slots_(allocate(capacity_)) {
+  explicit BasicRing(std::size_t capacity) : BasicRing(capacity, nullptr) {}
+
+  // Places the slots in caller-provided memory (for example a mapping shared between
+  // processes): `slot_storage` holds storage_bytes(capacity) bytes aligned to
+  // kStorageAlignment and outlives the ring. nullptr means "allocate them".
+  static constexpr std::size_t kStorageAlignment = detail::kSlotAlign;
+  static std::size_t storage_bytes(std::size_t capacity) { return checked(capacity) * sizeof(Slot); }
+
+  BasicRing(std::size_t capacity, void* slot_storage)
+      : capacity_(checked(capacity)),
+        owns_slots_(slot_storage == nullptr),
+        slots_(owns_slots_ ? allocate(capacity_) : static_cast<Slot*>(slot_storage)) {
+    if (!owns_slots_ && reinterpret_cast<std::uintptr_t>(slot_storage) % kStorageAlignment != 0)
+      throw std::invalid_argument("fev::Ring: slot storage must be aligned to kStorageAlignment");
     static_assert(offsetof(BasicRing, head_) - offsetof(BasicRing, tail_) >= detail::kCounterAlign,
                   "producer and consumer counters must not share a prefetched line pair");
     static_assert(offsetof(BasicRing, tail_) - offsetof(BasicRing, slots_) >= sizeof(Slot*),
@@ -107,7 +120,7 @@ class BasicRing {
       value_at(slot_of(pos)).~T();
     }
     for (std::size_t i = 0; i < capacity_; ++i) slots_[i].~Slot();
-    ::operator delete(slots_, std::align_val_t{alignof(Slot)});
+    if (owns_slots_) ::operator delete(slots_, std::align_val_t{alignof(Slot)});
   }
 
   // ---- Non-blocking. False when full (push) / empty (pop), or closed. ----
@@ -380,6 +393,7 @@ class BasicRing {
   const bool power_of_two_ = (capacity_ & (capacity_ - 1)) == 0;
   std::size_t mask_ = 0;   // capacity - 1 when capacity is a power of two
   std::size_t shift_ = 0;  // log2(capacity) when capacity is a power of two
+  const bool owns_slots_;  // false when the caller provided the slot storage
   Slot* const slots_;
 
   // Producers' line: claimed pushes (top bit: closed), and the word consumers park on
