@@ -333,8 +333,12 @@ void print_table(const std::vector<Row>& rows, std::size_t first) {
               "p50/bestpeer");
   for (std::size_t i = first; i < rows.size(); ++i) {
     const Row& row = rows[i];
-    std::printf("  %-14s %9.0f %9.0f %9.0f %9.0f %10.0f %10.3fx %10.3fx", row.impl.c_str(), row.p50, row.p90, row.p99,
-                row.p999, row.max, row.vs_condvar, row.vs_best_peer);
+    std::printf("  %-14s %9.0f %9.0f %9.0f %9.0f %10.0f", row.impl.c_str(), row.p50, row.p90, row.p99, row.p999,
+                row.max);
+    for (const double ratio : {row.vs_condvar, row.vs_best_peer}) {
+      if (ratio > 0) std::printf(" %10.3fx", ratio);
+      else std::printf(" %11s", "-");
+    }
     if (row.unparked) std::printf("  (%zu samples not parked)", row.unparked);
     std::printf("\n");
   }

@@ -1,0 +1,22 @@
+# tools/plot-ring.gp — blocking queue throughput per thread mix, one bar per queue.
+# Run by tools/bench-plot, which writes ring-throughput.dat (mix, then one column per
+# queue, in millions of items per second):
+#   gnuplot -e "dir='bench-results'" tools/plot-ring.gp
+if (!exists("dir")) dir = "bench-results"
+if (!exists("out")) out = dir . "/ring.png"
+if (!exists("subtitle")) subtitle = ""
+file = dir . "/ring-throughput.dat"
+columns = system("head -1 '" . file . "' | wc -w") + 0
+
+set terminal pngcairo size 1200,700 font ",10" noenhanced
+set output out
+set title "Bounded queue throughput, blocking push/pop (higher is better)" . (subtitle eq "" ? "" : "\n" . subtitle)
+set style data histogram
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set ylabel "million items / s"
+set xlabel "producers P, consumers C"
+set yrange [0:*]
+set grid ytics
+set key outside right top
+plot for [c=2:columns] file using c:xtic(1) title columnhead(c)
