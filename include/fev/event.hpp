@@ -21,6 +21,12 @@
 
 namespace fev {
 
+namespace detail {
+// Reads and parks on a BasicEvent's word for code that waits on several words at once
+// (fev/wait_many.hpp, fev/uring.hpp). Defined in fev/event_access.hpp.
+struct EventAccess;
+}  // namespace detail
+
 // Manual-reset event with the semantics of Python's threading.Event:
 // - set() releases every thread waiting when it is called, even if clear() follows at
 //   once (such a waiter returns true, as CPython's wait() does);
@@ -95,6 +101,8 @@ class BasicEvent {
   const std::atomic<std::uint32_t>& word() const noexcept { return word_; }
 
  private:
+  friend struct detail::EventAccess;
+
   // Word layout and invariants:
   //   bit 0      kSet     the event is set.
   //   bit 1      kParked  a waiter is parked (or about to park) on this word. Only

@@ -36,10 +36,21 @@ enum class WaitResult { woken, timeout };
 namespace backend {
 
 // Linux futex(2): FUTEX_WAIT_BITSET with absolute CLOCK_MONOTONIC deadlines.
-// Private futexes for words of this process; the `_shared` calls for words in memory
-// shared between processes.
+// Private futexes (FUTEX_PRIVATE_FLAG): for words that only this process touches.
 struct Futex {
   static constexpr std::string_view name = "futex";
+  static WaitResult wait(const std::atomic<std::uint32_t>& word, std::uint32_t expected, Deadline deadline) noexcept;
+  static void wake_one(const std::atomic<std::uint32_t>& word) noexcept;
+  static void wake_all(const std::atomic<std::uint32_t>& word) noexcept;
+};
+
+// Linux futex(2) without FUTEX_PRIVATE_FLAG: for words in memory shared between
+// processes (MAP_SHARED, memfd, shm_open; see fev/shared.hpp). The kernel keys such a
+// futex by the mapped page (inode and offset), not by the address, so processes that
+// map the region at different addresses still wake each other. Slower than `Futex`
+// (the kernel looks the page up on every call); it works on private memory too.
+struct FutexShared {
+  static constexpr std::string_view name = "futex_shared";
   static WaitResult wait(const std::atomic<std::uint32_t>& word, std::uint32_t expected, Deadline deadline) noexcept;
   static void wake_one(const std::atomic<std::uint32_t>& word) noexcept;
   static void wake_all(const std::atomic<std::uint32_t>& word) noexcept;

@@ -1,0 +1,134 @@
+// fev/shared.hpp — Events and Rings in memory shared between processes (Linux).
+//
+//   fev::SharedRegion region = fev::SharedRegion::create(1 << 20);    // memfd + mmap
+//   fev::SharedEvent* ready = fev::construct_shared<fev::SharedEvent>(region);
+//   auto* ring = fev::construct_shared_ring<Message>(region, 1024);
+//   if (fork() == 0) { ready->wait_for(5s); ...; _exit(0); }         // child
+//   ...; ready->set();                                                  // parent
+//
+// SharedEvent is BasicEvent on backend::FutexShared: the same one-word protocol as
+// fev::Event, on futexes without FUTEX_PRIVATE_FLAG, which the kernel keys by the
+// mapped page rather than by the address, so processes that map the region at
+// different addresses still wake each other. SharedRing<T> is BasicRing on the same
+// backend with its slots inside the region.
+//
+// When a peer process dies (killed at any instruction):
+//  - SharedEvent: every change of the word is one atomic instruction, so the word is
+//    never half-written and the survivors' set/clear/wait keep working. A peer killed
+//    while parked leaves the "parked" bit behind: the next set() makes one futex wake
+//    that finds nobody. A peer killed between set()'s CAS and its futex wake leaves the
+//    event set but the parked waiters asleep: an untimed wait() would sleep until the
+//    next set(); a timed wait re-reads the word at its deadline, finds the event set and
+//    returns true then. Waiting on a peer therefore always uses a timeout (wait_for,
+//    wait_until): that is also the only way to notice that the peer is gone.
+//  - SharedRing<T>: a producer killed between claiming a position and publishing its
+//    value (or a consumer between claiming and freeing a slot) leaves that position
+//    claimed for ever. No value is corrupted or delivered twice, but the ring can no
+//    longer pass that position: pops (pushes, once the ring wraps around to the slot)
+//    fail with Status::timeout at their deadline, spinning and yielding meanwhile.
+//    Recover by creating a new ring; the dead process is found with waitpid/pidfd.
+// Nothing here cleans up after a dead peer (no robust-futex list): detection is by
+// timeout, recovery is the application's.
+//
+// Memory ordering: as for fev::Event and fev::Ring, across processes as within one (the
+// atomics are lock-free and address-free; static_asserts below check it).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <new>
+#include <type_traits>
+#include <utility>
+
+#include "fev/event.hpp"
+#include "fev/ring.hpp"
+#include "fev/wait.hpp"
+
+namespace fev {
+
+using SharedEvent = BasicEvent<backend::FutexShared>;
+
+template <class T>
+using SharedRing = BasicRing<T, backend::FutexShared, RingHooks>;
+
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free && std::atomic<std::size_t>::is_always_lock_free,
+              "process-shared fev objects need lock-free (hence address-free) atomics");
+
+// A read/write MAP_SHARED mapping, unmapped (and its descriptor closed) on destruction,
+// with a bump allocator for the objects placed in it. The region's first 64 bytes are a
+// header (a magic number, the size, and the allocation cursor, itself an atomic in the
+// region, so any process mapping it may allocate). Move-only.
+class SharedRegion {
+ public:
+  // A new memfd (memfd_create, MFD_CLOEXEC) of at least `bytes` usable bytes (rounded up
+  // to whole pages), mapped shared. Share it with children forked after this call (they
+  // inherit the mapping at the same address), or pass fd() to another process
+  // (SCM_RIGHTS, /proc/PID/fd/N), which opens it with map(). std::system_error on failure.
+  static SharedRegion create(std::size_t bytes, const char* name = "fev");
+
+  // A MAP_SHARED | MAP_ANONYMOUS mapping: shared only with children forked after this
+  // call; fd() is -1.
+  static SharedRegion anonymous(std::size_t bytes);
+
+  // Maps a region that SharedRegion::create made, from its descriptor (duplicated; the
+  // caller keeps `fd`). The mapping may land at another address than the creator's:
+  // find the objects with at<T>(offset). std::system_error if mmap fails,
+  // std::invalid_argument if `fd` is not such a region.
+  static SharedRegion map(int fd);
+
+  SharedRegion(SharedRegion&& other) noexcept;
+  SharedRegion& operator=(SharedRegion&& other) noexcept;
+  SharedRegion(const SharedRegion&) = delete;
+  SharedRegion& operator=(const SharedRegion&) = delete;
+  ~SharedRegion();
+
+  void* data() const noexcept { return base_; }
+  std::size_t size() const noexcept { return size_; }
+  int fd() const noexcept { return fd_; }
+
+  // `bytes` of the region aligned to `align` (a power of two, at most the page size),
+  // never handed out before, by this process or any other. std::bad_alloc when full.
+  void* allocate(std::size_t bytes, std::size_t align);
+
+  // Offsets from the start of the region: the same in every process's mapping.
+  std::size_t offset_of(const void* where) const noexcept {
+    return static_cast<std::size_t>(static_cast<const unsigned char*>(where) - static_cast<unsigned char*>(base_));
+  }
+  template <class T>
+  T* at(std::size_t offset) const noexcept {
+    return std::launder(reinterpret_cast<T*>(static_cast<unsigned char*>(base_) + offset));
+  }
+
+ private:
+  SharedRegion(void* base, std::size_t size, int fd) noexcept : base_(base), size_(size), fd_(fd) {}
+  void release() noexcept;
+
+  void* base_ = nullptr;
+  std::size_t size_ = 0;
+  int fd_ = -1;
+};
+
+// Constructs a T in the region and returns it. Objects in a region are never destroyed
+// (the region outlives any one process's use of it), hence trivially destructible only.
+// T must not hold pointers into one process's memory (SharedEvent does not).
+template <class T, class... Args>
+T* construct_shared(SharedRegion& region, Args&&... args) {
+  static_assert(std::is_trivially_destructible_v<T>,
+                "objects in a SharedRegion are never destroyed: use a trivially destructible type");
+  return ::new (region.allocate(sizeof(T), alignof(T))) T(std::forward<Args>(args)...);
+}
+
+// A SharedRing<T> of `capacity` with its slots in the region. T is trivially copyable
+// (values are bytes that any process can read). The ring refers to its slots by address,
+// so it works only between processes that map the region at the same address: the
+// creator and the children it forks after this call (not a process that map()s the
+// region's descriptor). Never destroyed, like every object in a region.
+template <class T>
+SharedRing<T>* construct_shared_ring(SharedRegion& region, std::size_t capacity) {
+  static_assert(std::is_trivially_copyable_v<T>, "a process-shared ring carries trivially copyable values only");
+  void* slots = region.allocate(SharedRing<T>::storage_bytes(capacity), SharedRing<T>::kStorageAlignment);
+  return ::new (region.allocate(sizeof(SharedRing<T>), alignof(SharedRing<T>))) SharedRing<T>(capacity, slots);
+}
+
+}  // namespace fev

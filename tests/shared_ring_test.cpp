@@ -1,0 +1,163 @@
+// fev::SharedRing between processes (fork): millions of items, exactly once, in order
+// per producer; and a producer killed mid-stream is detected by timeout. Every blocking
+// call has a timeout and every child is reaped (killed first if needed): no hang.
+#include "fev/shared.hpp"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+constexpr bool kSanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+#else
+constexpr bool kSanitized = false;
+#endif
+
+// Two million items in a plain build (the issue asks for millions); fewer under the
+// sanitizers, which slow every atomic operation down by an order of magnitude.
+constexpr std::uint32_t kItemsPerProducer = kSanitized ? 50'000 : 1'000'000;
+
+struct Item {
+  std::uint32_t producer;
+  std::uint32_t seq;
+};
+
+// Reaps `pid` within `limit`, killing it first if it is still running then.
+int reap(pid_t pid, std::chrono::milliseconds limit = 120s) {
+  const auto deadline = Clock::now() + limit;
+  int status = 0;
+  for (;;) {
+    const pid_t done = waitpid(pid, &status, WNOHANG);
+    if (done == pid) return status;
+    if (done < 0) return -1;
+    if (Clock::now() > deadline) {
+      kill(pid, SIGKILL);
+      (void)waitpid(pid, &status, 0);
+      ADD_FAILURE() << "child " << pid << " did not finish within the limit; killed";
+      return status;
+    }
+    std::this_thread::sleep_for(1ms);
+  }
+}
+
+bool exited_ok(int status) { return WIFEXITED(status) && WEXITSTATUS(status) == 0; }
+
+// Child exit codes, so a failure names its cause.
+enum : int { kPushTimedOut = 2, kPushClosed = 3, kOutOfOrder = 4, kPopTimedOut = 5 };
+
+[[noreturn]] void produce(fev::SharedRing<Item>& ring, std::uint32_t producer) {
+  for (std::uint32_t seq = 0; seq < kItemsPerProducer; ++seq) {
+    const fev::Status status = ring.push_for(Item{producer, seq}, 30s);
+    if (status == fev::Status::timeout) _exit(kPushTimedOut);
+    if (status == fev::Status::closed) _exit(kPushClosed);
+  }
+  _exit(0);
+}
+
+TEST(SharedRing, TwoProducerAndTwoConsumerProcessesExactlyOnceInOrder) {
+  constexpr std::uint32_t kProducers = 2;
+  constexpr int kConsumers = 2;
+  constexpr std::size_t kTotal = std::size_t{kProducers} * kItemsPerProducer;
+  fev::SharedRegion region = fev::SharedRegion::anonymous(kTotal + (1 << 20));
+  auto* ring = fev::construct_shared_ring<Item>(region, 1024);
+  // The ledger: how often each item was popped, by any consumer process.
+  auto* ledger = static_cast<std::atomic<std::uint8_t>*>(region.allocate(kTotal, alignof(std::atomic<std::uint8_t>)));
+  for (std::size_t i = 0; i < kTotal; ++i) ::new (&ledger[i]) std::atomic<std::uint8_t>(0);
+
+  std::vector<pid_t> consumers;
+  for (int c = 0; c < kConsumers; ++c) {
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      std::uint32_t next[kProducers] = {};  // per producer: the lowest seq not yet seen here
+      for (;;) {
+        Item item{};
+        const fev::Status status = ring->pop_for(item, 30s);
+        if (status == fev::Status::closed) _exit(0);
+        if (status == fev::Status::timeout) _exit(kPopTimedOut);
+        if (item.producer >= kProducers || item.seq < next[item.producer]) _exit(kOutOfOrder);
+        next[item.producer] = item.seq + 1;
+        ledger[std::size_t{item.producer} * kItemsPerProducer + item.seq].fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+    consumers.push_back(pid);
+  }
+  std::vector<pid_t> producers;
+  for (std::uint32_t p = 0; p < kProducers; ++p) {
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) produce(*ring, p);
+    producers.push_back(pid);
+  }
+  for (const pid_t pid : producers) {
+    const int status = reap(pid);
+    EXPECT_TRUE(exited_ok(status)) << "producer wait status " << status;
+  }
+  ring->close();  // every push has returned: the consumers drain what is left and stop
+  for (const pid_t pid : consumers) {
+    const int status = reap(pid);
+    EXPECT_TRUE(exited_ok(status)) << "consumer wait status " << status;
+  }
+  std::size_t missing = 0, duplicated = 0;
+  for (std::size_t i = 0; i < kTotal; ++i) {
+    const int count = ledger[i].load(std::memory_order_relaxed);
+    missing += count == 0;
+    duplicated += count > 1;
+  }
+  EXPECT_EQ(missing, 0u);
+  EXPECT_EQ(duplicated, 0u);
+  EXPECT_EQ(ring->size(), 0u);
+}
+
+// A producer killed at an arbitrary moment: the consumer gets a gap-free prefix of its
+// items, each once, and then a timeout (how a dead peer shows), never a hang or junk.
+TEST(SharedRing, KilledProducerIsDetectedByTimeout) {
+  fev::SharedRegion region = fev::SharedRegion::anonymous(1 << 20);
+  auto* ring = fev::construct_shared_ring<Item>(region, 64);
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) produce(*ring, 0);  // more than it will have time for
+  std::uint32_t next = 0;
+  const auto kill_at = Clock::now() + 50ms;
+  bool killed = false;
+  fev::Status status = fev::Status::ok;
+  for (;;) {
+    if (!killed && Clock::now() >= kill_at) {
+      kill(pid, SIGKILL);
+      killed = true;
+    }
+    Item item{};
+    status = ring->pop_for(item, 300ms);
+    if (status != fev::Status::ok) break;
+    ASSERT_EQ(item.producer, 0u);
+    ASSERT_EQ(item.seq, next) << "items arrive once each, in order, with no gap";
+    ++next;
+    if (next == kItemsPerProducer) break;  // it finished before the kill: nothing to detect
+  }
+  const int wait_status = reap(pid);
+  if (next == kItemsPerProducer) GTEST_SKIP() << "the producer finished all items before it could be killed";
+  EXPECT_EQ(status, fev::Status::timeout);
+  EXPECT_TRUE(WIFSIGNALED(wait_status) && WTERMSIG(wait_status) == SIGKILL);
+  EXPECT_GT(next, 0u);
+}
+
+}  // namespace
