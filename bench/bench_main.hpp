@@ -4,6 +4,7 @@
 //                  iteration real and CPU, iterations, items/s) for tools/bench-plot;
 //                  Google Benchmark's own CSV format is deprecated, and its JSON
 //                  (--benchmark_out=FILE --benchmark_out_format=json) stays available.
+//   --fev-spin-ns=N  fev::set_spin_limit(N ns) before running (spin tuning experiments).
 //   --FLAG=VALUE   suite flags registered by the suite (ring_bench: --items=N).
 //
 // The suite calls fev_bench::run_main(argc, argv, flags, register_all) from main().
@@ -12,6 +13,8 @@
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 
+#include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -20,6 +23,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "fev/wait.hpp"
 
 namespace fev_bench {
 
@@ -66,6 +71,17 @@ inline int run_main(int argc, char** argv, const std::vector<Flag>& flags, const
       csv_path = std::string(arg.substr(6));
       taken = true;
     }
+    if (arg.rfind("--fev-spin-ns=", 0) == 0) {
+      long long ns = -1;
+      const std::string_view text = arg.substr(14);
+      const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), ns);
+      if (error != std::errc() || end != text.data() + text.size() || ns < 0) {
+        std::cerr << argv[0] << ": bad value in " << arg << " (nanoseconds >= 0)\n";
+        return 2;
+      }
+      fev::set_spin_limit(std::chrono::nanoseconds(ns));
+      taken = true;
+    }
     for (const Flag& flag : flags) {
       const std::string prefix = "--" + std::string(flag.name) + "=";
       if (arg.rfind(prefix, 0) != 0) continue;
@@ -76,7 +92,8 @@ inline int run_main(int argc, char** argv, const std::vector<Flag>& flags, const
       taken = true;
     }
     if (arg == "--help") {
-      std::cout << "suite flags:\n  --csv=FILE  also write results as plain CSV\n";
+      std::cout << "suite flags:\n  --csv=FILE  also write results as plain CSV\n"
+                   "  --fev-spin-ns=N  fev::set_spin_limit(N ns) before running\n";
       for (const Flag& flag : flags) std::cout << "  --" << flag.name << "=...  " << flag.help << '\n';
     }
     if (!taken) rest.push_back(argv[i]);

@@ -15,6 +15,9 @@
 //                   is an advantage over every bounded queue here; it is kept because it
 //                   is the usual "fastest blocking queue" reference. (The bounded SPSC
 //                   BlockingReaderWriterCircularBuffer is not in libconcurrentqueue-dev.)
+//   moodycamel_bounded  the same queue and tokens, bounded by a moodycamel
+//                   LightweightSemaphore that counts free slots (push waits on it, pop
+//                   signals it): the like-for-like bounded comparison.
 //   boost_lockfree  boost::lockfree::queue, fixed_sized, kCapacity nodes preallocated;
 //                   it has no blocking calls, so a full push / empty pop spins 64 pauses,
 //                   then yields the CPU in a loop (it never parks).
@@ -180,6 +183,43 @@ class MoodycamelQueue {  // unbounded: see the header comment
  private:
   Queue queue_;
 };
+
+// The same queue made bounded the way moodycamel suggests: a LightweightSemaphore counts
+// the free slots; push waits on it (spinning, then parking), pop signals it.
+class MoodycamelBoundedQueue {
+ public:
+  static constexpr std::string_view name = "moodycamel_bounded";
+  using Queue = moodycamel::BlockingConcurrentQueue<Item>;
+  using Producer = moodycamel::ProducerToken;
+  using Consumer = moodycamel::ConsumerToken;
+  explicit MoodycamelBoundedQueue(std::size_t capacity)
+      : queue_(capacity), free_slots_(static_cast<moodycamel::LightweightSemaphore::ssize_t>(capacity)) {}
+  Producer producer() { return Producer(queue_); }
+  Consumer consumer() { return Consumer(queue_); }
+  bool try_push(Producer& token, Item item) {
+    if (!free_slots_.tryWait()) return false;
+    (void)queue_.enqueue(token, item);
+    return true;
+  }
+  bool try_pop(Consumer& token, Item& item) {
+    if (!queue_.try_dequeue(token, item)) return false;
+    free_slots_.signal();
+    return true;
+  }
+  void push(Producer& token, Item item) {
+    while (!free_slots_.wait()) {
+    }
+    (void)queue_.enqueue(token, item);
+  }
+  void pop(Consumer& token, Item& item) {
+    queue_.wait_dequeue(token, item);
+    free_slots_.signal();
+  }
+
+ private:
+  Queue queue_;
+  moodycamel::LightweightSemaphore free_slots_;
+};
 #endif
 
 #if FEV_BENCH_HAVE_BOOST_LOCKFREE
@@ -307,6 +347,7 @@ void register_all() {
 #endif
 #if FEV_BENCH_HAVE_MOODYCAMEL
   register_queue<MoodycamelQueue>();
+  register_queue<MoodycamelBoundedQueue>();
 #endif
 #if FEV_BENCH_HAVE_BOOST_LOCKFREE
   register_queue<BoostLockfreeQueue>();
