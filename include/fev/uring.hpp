@@ -51,6 +51,7 @@
 //    ring down) before destroying the event.
 #pragma once
 
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <type_traits>

@@ -44,7 +44,7 @@
 // event i count as set happens-before everything the caller does after the call returns
 // i (wait_any) or true (wait_all; for every event).
 //
-// Stack use: about 6 KiB per call (fixed arrays of kMaxWaitMany entries), no allocation.
+// Stack use: about 7 KiB per call (fixed arrays of kMaxWaitMany entries), no allocation.
 #pragma once
 
 #include <atomic>
