@@ -1,10 +1,3 @@
-// NOT IN THE BUILD YET: needs BasicRing to find its slots relative to `this` (the
-// proposed ring.hpp change: `Slot* const slots_` -> `const std::ptrdiff_t slots_offset_`).
-// Today's ring stores the slots' address, so a SharedRing works only in processes that
-// map its region at the creator's address (fork children). This test maps the region
-// from its memfd in a child that has dropped the inherited mapping, so the ring lives at
-// another address there; add 'shared_ring_mapped' to linux_tests in tests/meson.build
-// together with the ring.hpp change.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>

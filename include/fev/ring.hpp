@@ -94,12 +94,12 @@ class BasicRing {
   BasicRing(std::size_t capacity, void* slot_storage)
       : capacity_(checked(capacity)),
         owns_slots_(slot_storage == nullptr),
-        slots_(owns_slots_ ? allocate(capacity_) : static_cast<Slot*>(slot_storage)) {
+        slots_offset_(offset_from_this(owns_slots_ ? allocate(capacity_) : static_cast<Slot*>(slot_storage))) {
     if (!owns_slots_ && reinterpret_cast<std::uintptr_t>(slot_storage) % kStorageAlignment != 0)
       throw std::invalid_argument("fev::Ring: slot storage must be aligned to kStorageAlignment");
     static_assert(offsetof(BasicRing, head_) - offsetof(BasicRing, tail_) >= detail::kCounterAlign,
                   "producer and consumer counters must not share a prefetched line pair");
-    static_assert(offsetof(BasicRing, tail_) - offsetof(BasicRing, slots_) >= sizeof(Slot*),
+    static_assert(offsetof(BasicRing, tail_) - offsetof(BasicRing, slots_offset_) >= sizeof(slots_offset_),
                   "the read-only fields stay off the producers' line");
     static_assert(offsetof(BasicRing, end_padding_) - offsetof(BasicRing, head_) >= detail::kCounterAlign,
                   "whatever follows the ring stays off the consumers' line");
@@ -107,7 +107,7 @@ class BasicRing {
       mask_ = capacity_ - 1;
       while ((std::size_t{1} << shift_) < capacity_) ++shift_;
     }
-    for (std::size_t i = 0; i < capacity_; ++i) ::new (&slots_[i]) Slot{};
+    for (std::size_t i = 0; i < capacity_; ++i) ::new (&slots()[i]) Slot{};
   }
 
   BasicRing(const BasicRing&) = delete;
@@ -119,8 +119,8 @@ class BasicRing {
     for (std::size_t pos = head_.load(std::memory_order_relaxed); pos != tail; ++pos) {
       value_at(slot_of(pos)).~T();
     }
-    for (std::size_t i = 0; i < capacity_; ++i) slots_[i].~Slot();
-    if (owns_slots_) ::operator delete(slots_, std::align_val_t{alignof(Slot)});
+    for (std::size_t i = 0; i < capacity_; ++i) slots()[i].~Slot();
+    if (owns_slots_) ::operator delete(slots(), std::align_val_t{alignof(Slot)});
   }
 
   // ---- Non-blocking. False when full (push) / empty (pop), or closed. ----
@@ -245,7 +245,16 @@ class BasicRing {
   }
 
   // Position -> slot and lap. Powers of two (the common case) avoid the division.
-  Slot& slot_of(std::size_t pos) const noexcept { return slots_[power_of_two_ ? (pos & mask_) : pos % capacity_]; }
+  Slot& slot_of(std::size_t pos) const noexcept { return slots()[power_of_two_ ? (pos & mask_) : pos % capacity_]; }
+
+  // The slots are found relative to the ring itself, so a ring and its slots placed in
+  // one shared mapping work at whatever address each process maps it.
+  std::uintptr_t offset_from_this(Slot* slots) const noexcept {
+    return reinterpret_cast<std::uintptr_t>(slots) - reinterpret_cast<std::uintptr_t>(this);
+  }
+  Slot* slots() const noexcept {
+    return reinterpret_cast<Slot*>(reinterpret_cast<std::uintptr_t>(this) + slots_offset_);
+  }
   std::size_t lap_of(std::size_t pos) const noexcept { return power_of_two_ ? (pos >> shift_) : pos / capacity_; }
   static T& value_at(Slot& slot) noexcept { return *std::launder(reinterpret_cast<T*>(slot.storage)); }
 
@@ -394,7 +403,9 @@ class BasicRing {
   std::size_t mask_ = 0;   // capacity - 1 when capacity is a power of two
   std::size_t shift_ = 0;  // log2(capacity) when capacity is a power of two
   const bool owns_slots_;  // false when the caller provided the slot storage
-  Slot* const slots_;
+  // Address of the slots minus the address of this ring (modulo 2^64): position
+  // independent when both live in one mapping shared between processes.
+  const std::uintptr_t slots_offset_;
 
   // Producers' line: claimed pushes (top bit: closed), and the word consumers park on
   // (read by every push, written only when a consumer parks or is woken).

@@ -120,10 +120,10 @@ T* construct_shared(SharedRegion& region, Args&&... args) {
 }
 
 // A SharedRing<T> of `capacity` with its slots in the region. T is trivially copyable
-// (values are bytes that any process can read). The ring refers to its slots by address,
-// so it works only between processes that map the region at the same address: the
-// creator and the children it forks after this call (not a process that map()s the
-// region's descriptor). Never destroyed, like every object in a region.
+// (values are bytes that any process can read). The ring finds its slots relative to
+// its own address, so it works in every process that maps the region, at whatever
+// address (children forked after this call, or processes that map() the region's
+// descriptor). Never destroyed, like every object in a region.
 template <class T>
 SharedRing<T>* construct_shared_ring(SharedRegion& region, std::size_t capacity) {
   static_assert(std::is_trivially_copyable_v<T>, "a process-shared ring carries trivially copyable values only");
