@@ -10,7 +10,7 @@ columns = system("head -1 '" . file . "' | wc -w") + 0
 
 set terminal pngcairo size 1200,700 font ",10" noenhanced
 set output out
-set title "Bounded queue throughput, blocking push/pop (higher is better)" . (subtitle eq "" ? "" : "\n" . subtitle)
+set title "Queue throughput, blocking push/pop, capacity 1024 (higher is better; moodycamel is unbounded)" . (subtitle eq "" ? "" : "\n" . subtitle)
 set style data histogram
 set style histogram clustered gap 1
 set style fill solid 0.85 border -1
