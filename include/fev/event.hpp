@@ -230,20 +230,28 @@ class BasicAutoResetEvent {
       if (!word_.compare_exchange_weak(seen, seen + kWaiterOne, std::memory_order_relaxed,
                                        std::memory_order_relaxed))
         continue;
-      const WaitResult result = Wait::wait(word_, seen + kWaiterOne, deadline);
+      seen += kWaiterOne;
+      // Stay registered across wakes that bring no signal: another waiter registering
+      // or leaving changes the word and fails our futex wait, and unregistering on
+      // every such wake let two waiters retry in lockstep for ever (a livelock found
+      // by model/auto_reset_event.pml). Leave only with the signal or at the deadline.
+      WaitResult result = WaitResult::woken;
+      do {
+        result = Wait::wait(word_, seen, deadline);
+        seen = word_.load(std::memory_order_relaxed);
+      } while (!(seen & kSignaled) && result != WaitResult::timeout);
       // Unregister, taking the signal in the same RMW if it is there.
-      seen = word_.load(std::memory_order_relaxed);
       bool taken = false;
       std::uint32_t desired = 0;
       do {
         taken = (seen & kSignaled) != 0;
-        desired = (seen - kWaiterOne) & ~kSignaled;
-        if (!taken) desired = seen - kWaiterOne;
+        desired = taken ? (seen - kWaiterOne) & ~kSignaled : seen - kWaiterOne;
         // acquire: pairs with set()'s release when we take the signal.
       } while (!word_.compare_exchange_weak(seen, desired, std::memory_order_acquire,
                                             std::memory_order_relaxed));
       if (taken) return true;
       if (result == WaitResult::timeout) return false;
+      // Another thread took the signal between our load and our CAS: register again.
       seen = desired;
     }
   }
