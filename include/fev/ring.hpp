@@ -338,12 +338,13 @@ class BasicRing {
   // Spin, then park on `word` until `attempt` is not busy or the deadline passes.
   // `nothing_pending` tells, after the announcement, whether parking is safe: true when
   // the other side has claimed nothing we could still take (protocol step 5).
-  template <class Attempt, class NothingPending>
+  // `ready` is a cheap hint polled while spinning; attempt() runs only once it says yes.
+  template <class Attempt, class NothingPending, class Ready>
   Status block(std::atomic<std::uint32_t>& word, Attempt&& attempt, NothingPending&& nothing_pending,
-               Deadline deadline) noexcept {
+               Ready&& ready, Deadline deadline) noexcept {
     Step step = attempt();
     if (step == Step::busy && deadline != Deadline::min()) {
-      detail::spin_until([&] { return (step = attempt()) != Step::busy; });
+      detail::spin_until([&] { return ready() && (step = attempt()) != Step::busy; });
     }
     while (step == Step::busy) {
       if (deadline != Deadline::max() && std::chrono::steady_clock::now() >= deadline) return Status::timeout;
@@ -384,7 +385,7 @@ class BasicRing {
       // in the closed case, attempt() reports it.
       return !(tail & kClosed) && (tail & ~kClosed) - head >= capacity_;
     };
-    return block(not_full_, attempt, nothing_pending, deadline);
+    return block(not_full_, attempt, nothing_pending, [] { return true; }, deadline);
   }
 
   Status pop_until_deadline(T& out, Deadline deadline) noexcept {
@@ -394,7 +395,15 @@ class BasicRing {
       const std::size_t tail = tail_.load(std::memory_order_seq_cst);
       return !(tail & kClosed) && (tail & ~kClosed) == head_.load(std::memory_order_relaxed);
     };
-    return block(not_empty_, attempt, nothing_pending, deadline);
+    const auto ready = [&] {
+      // While spinning on an empty ring, poll only the next slot's turn: claim_pop()'s
+      // empty branch also loads tail_ (for close()), which would pull the producers'
+      // line away from them on every poll. relaxed: a hint; attempt() re-reads with
+      // acquire. A close() during the spin is seen by attempt() in the parking loop.
+      const std::size_t pos = head_.load(std::memory_order_relaxed);
+      return slot_of(pos).turn.load(std::memory_order_relaxed) == 2 * lap_of(pos) + 1;
+    };
+    return block(not_empty_, attempt, nothing_pending, ready, deadline);
   }
 
   // Read-only after construction.
