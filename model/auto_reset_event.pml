@@ -16,9 +16,10 @@
  * - The futex: wait(word, expected) atomically compares and enqueues (parked[i]);
  *   wake_one dequeues one waiter parked at that moment, chosen nondeterministically;
  *   a parked waiter may also return spuriously, at most SPURIOUS times in the run.
- * - A timed waiter (the first NTIMED waiters) runs wait_for(): its park may end with
- *   `timeout` at any moment (the deadline is not modelled, only that it can pass), and
- *   then it unregisters, taking the signal if one is there, and returns the result.
+ * - A timed waiter (the first NTIMED waiters) runs wait_for(): its deadline may have
+ *   passed on entry to wait_slow (it returns false), and any futex wait may end with
+ *   `timeout` (the deadline is not modelled, only that it can pass); then it
+ *   unregisters, taking the signal if one is there, and returns the result.
  *
  * Processes: NW waiters, each calling wait() (or wait_for()) once; one setter calling
  * set() NSETS times, concurrently with everything.  The word's count never exceeds NW,
@@ -34,19 +35,29 @@
  *      good: in every final state (nothing can move any more) a waiter still inside
  *      wait() implies no signal is pending;
  *  (4) nothing blocks except in the futex (spin's invalid-end-state check);
- *  (5) with check.sh --liveness and ONE waiter: no weakly fair infinite execution.
- *      With two or more waiters there is one (check.sh --liveness -DNW=2 finds it):
- *      registering changes the word, so each waiter's futex wait can keep failing on
- *      the other's registration while both register, fail, unregister and retry in
- *      lockstep (set()'s CAS keeps failing too).  No wakeup is lost and any deviation
- *      from the lockstep schedule ends it, but it is a livelock, not wait-freedom.
+ *  (5) with check.sh --liveness: no weakly fair infinite execution (checked with one
+ *      and with two waiters): a registered waiter stays registered across wakes that
+ *      bring no signal, so a waiter's loops are bounded by the changes of the word, and
+ *      it registers again only after another thread took a signal.
+ *
+ * The old wait_slow (before commit "AutoResetEvent: stay registered across signal-less
+ * wakes") is kept as a variant; spin must find its livelock:
+ *   -DLOCKSTEP_UNREGISTER     after every futex wait (one wait per registration) the
+ *                             waiter unregisters and, without a signal, registers again.
+ *                             Registering changes the word, so two waiters can keep
+ *                             failing each other's futex compare -- register, fail the
+ *                             compare, unregister, register -- in lockstep for ever,
+ *                             while set()'s CAS keeps failing too (check.sh --liveness
+ *                             -DNW=2 finds this non-progress cycle).
  *
  * Broken variants (spin must find an error):
  *   -DBROKEN_STALE_COUNT      set() decides whether to wake from a load of the word made
  *                             before its CAS, not from the value the CAS replaced
- *   -DBROKEN_UNREGISTER_NO_TAKE  a woken waiter unregisters without taking the signal in
- *                             the same RMW; a timed one then returns false, leaving the
- *                             signal (and its one wake) spent on nobody
+ *   -DBROKEN_UNREGISTER_NO_TAKE  a waiter that saw the signal unregisters without
+ *                             taking it in the same RMW; an untimed one registers again
+ *                             and takes it at the top of the loop, but a timed one whose
+ *                             deadline passed returns false, leaving the signal (and
+ *                             its one wake) spent on nobody
  */
 
 #ifndef NW
@@ -169,6 +180,13 @@ proctype Waiter(byte i; bool timed) {
   try_wait(ok);
   if :: ok -> goto done :: else -> skip fi;
 
+  /* wait_for(): if (timeout <= 0) return false; wait_slow(): if (now >= deadline)
+     return false.  Only a timed waiter has a deadline; it may have passed already. */
+  if
+  :: timed -> goto timed_out
+  :: true -> skip
+  fi;
+
   /* wait_slow: spin_until(try_wait) -- one check, then up to SPIN_POLLS more */
   do
   :: try_wait(ok);
@@ -194,23 +212,25 @@ proctype Waiter(byte i; bool timed) {
      :: else -> skip
      fi;
 
-     /* register: CAS(seen, seen + WAITER_ONE) */
+     /* register: CAS(seen, seen + WAITER_ONE); on success seen += WAITER_ONE */
      atomic {
        if
-       :: word == seen -> word = seen + WAITER_ONE; registered++
+       :: word == seen -> word = seen + WAITER_ONE; registered++; seen = seen + WAITER_ONE
        :: else -> seen = word; goto next         /* continue */
        fi
      };
 
-     /* Wait::wait(word, seen + WAITER_ONE, deadline) */
+#ifdef LOCKSTEP_UNREGISTER
+     /* The OLD code: one futex wait, then unregister whatever woke it. */
+     /* result = Wait::wait(word, seen, deadline) */
      atomic {
+       result_timeout = false;
        if
-       :: word == seen + WAITER_ONE -> parked[i] = true
+       :: word == seen -> parked[i] = true
        :: else -> skip
        fi
      };
-     result_timeout = false;
-end_parked:
+end_parked_old:
      if
      :: !parked[i] -> skip                       /* woken, or never slept */
      :: atomic { spurious > 0 && parked[i] -> spurious--; parked[i] = false }
@@ -218,9 +238,41 @@ end_parked:
      :: atomic { timed && !parked[i] -> result_timeout = true }   /* deadline passed
                                                     while it was being woken */
      fi;
-
-     /* Unregister, taking the signal in the same RMW if it is there. */
      seen = word;                                /* load, relaxed */
+#else
+     /* Stay registered across wakes that bring no signal:
+      *   do { result = Wait::wait(word, seen, deadline); seen = load; }
+      *   while (!(seen & SIGNALED) && result != timeout);                         */
+     do
+     :: /* result = Wait::wait(word, seen, deadline): compare and enqueue */
+        atomic {
+          result_timeout = false;
+          if
+          :: word == seen -> parked[i] = true
+          :: else -> skip                        /* word changed: returns woken at once */
+          fi
+        };
+end_parked:
+        if
+        :: !parked[i] -> skip                    /* woken, or never slept */
+        :: atomic { spurious > 0 && parked[i] -> spurious--; parked[i] = false }
+        :: atomic { timed && parked[i] -> parked[i] = false; result_timeout = true }
+        :: atomic { timed && !parked[i] -> result_timeout = true }   /* deadline passed
+                                                    while it was being woken */
+        fi;
+        /* seen = load, relaxed; the loop test is thread-local, folded into the load */
+        atomic {
+          seen = word;
+          if
+          :: (seen & SIGNALED) || result_timeout -> break
+          :: else -> skip
+          fi
+        }
+     od;
+#endif
+
+     /* Unregister, taking the signal in the same RMW if it is there
+      * (seen: the last load above, then each failed CAS's value). */
      do
      :: atomic {
 #ifdef BROKEN_UNREGISTER_NO_TAKE
@@ -244,6 +296,9 @@ end_parked:
      od;
      if :: took -> goto done :: else -> skip fi;
      if :: result_timeout -> goto timed_out :: else -> skip fi;
+     /* neither taken nor timed out: register again (seen = desired, what our CAS
+        wrote).  In the new code only when another thread took the signal between our
+        load and our CAS; in the old (LOCKSTEP_UNREGISTER) after every signal-less wake. */
      seen = desired;
      desired = 0;
 next:
