@@ -21,6 +21,7 @@
 
 #include "fev/event_access.hpp"
 #include "fev/wait_many.hpp"
+#include "child_process.hpp"
 #include "test_backends.hpp"
 
 namespace {
@@ -33,26 +34,8 @@ bool parked(fev::SharedEvent& event) {
   return (fev::detail::EventAccess::word(event).load() & fev::detail::EventAccess::kParked) != 0;
 }
 
-// Reaps `pid` within `limit`, killing it first if it is still running then. Returns the
-// wait status.
-int reap(pid_t pid, std::chrono::milliseconds limit = 30s) {
-  const auto deadline = Clock::now() + limit;
-  int status = 0;
-  for (;;) {
-    const pid_t done = waitpid(pid, &status, WNOHANG);
-    if (done == pid) return status;
-    if (done < 0) return -1;
-    if (Clock::now() > deadline) {
-      kill(pid, SIGKILL);
-      (void)waitpid(pid, &status, 0);
-      ADD_FAILURE() << "child " << pid << " did not finish within the limit; killed";
-      return status;
-    }
-    std::this_thread::sleep_for(1ms);
-  }
-}
-
-bool exited_ok(int status) { return WIFEXITED(status) && WEXITSTATUS(status) == 0; }
+using fev::testing::exited_ok;
+using fev::testing::reap;
 
 TEST(SharedRegion, CreateAllocateAndMapAgain) {
   fev::SharedRegion region = fev::SharedRegion::create(10000);

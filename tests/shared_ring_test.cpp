@@ -15,6 +15,8 @@
 #include <thread>
 #include <vector>
 
+#include "child_process.hpp"
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -41,25 +43,8 @@ struct Item {
   std::uint32_t seq;
 };
 
-// Reaps `pid` within `limit`, killing it first if it is still running then.
-int reap(pid_t pid, std::chrono::milliseconds limit = 120s) {
-  const auto deadline = Clock::now() + limit;
-  int status = 0;
-  for (;;) {
-    const pid_t done = waitpid(pid, &status, WNOHANG);
-    if (done == pid) return status;
-    if (done < 0) return -1;
-    if (Clock::now() > deadline) {
-      kill(pid, SIGKILL);
-      (void)waitpid(pid, &status, 0);
-      ADD_FAILURE() << "child " << pid << " did not finish within the limit; killed";
-      return status;
-    }
-    std::this_thread::sleep_for(1ms);
-  }
-}
-
-bool exited_ok(int status) { return WIFEXITED(status) && WEXITSTATUS(status) == 0; }
+using fev::testing::exited_ok;
+using fev::testing::reap;
 
 // Child exit codes, so a failure names its cause.
 enum : int { kPushTimedOut = 2, kPushClosed = 3, kOutOfOrder = 4, kPopTimedOut = 5 };

@@ -15,6 +15,7 @@
 #include <ctime>
 
 #include "fev/wait.hpp"
+#include "monotonic_timespec.hpp"
 
 namespace fev::backend {
 namespace {
@@ -26,21 +27,10 @@ long futex(const std::atomic<std::uint32_t>& word, int op, std::uint32_t value, 
   return syscall(SYS_futex, &word, op, value, deadline, nullptr, bitset);
 }
 
-timespec to_timespec(Deadline deadline) noexcept {
-  using namespace std::chrono;
-  auto since_epoch = deadline.time_since_epoch();
-  if (since_epoch < nanoseconds::zero()) since_epoch = nanoseconds::zero();
-  const auto secs = duration_cast<seconds>(since_epoch);
-  timespec ts{};
-  ts.tv_sec = static_cast<time_t>(secs.count());
-  ts.tv_nsec = static_cast<long>(duration_cast<nanoseconds>(since_epoch - secs).count());
-  return ts;
-}
-
 // `private_flag` is FUTEX_PRIVATE_FLAG (Futex) or 0 (FutexShared).
 WaitResult wait_on(const std::atomic<std::uint32_t>& word, std::uint32_t expected, Deadline deadline,
                    int private_flag) noexcept {
-  const timespec absolute = to_timespec(deadline);
+  const timespec absolute = backend::monotonic_timespec(deadline);
   const timespec* timeout = deadline == Deadline::max() ? nullptr : &absolute;
   for (;;) {
     if (futex(word, FUTEX_WAIT_BITSET | private_flag, expected, timeout, FUTEX_BITSET_MATCH_ANY) == 0)

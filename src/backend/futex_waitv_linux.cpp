@@ -17,20 +17,10 @@
 #include <ctime>
 
 #include "futex_waitv.hpp"
+#include "monotonic_timespec.hpp"
 
 namespace fev::detail {
 namespace {
-
-timespec to_timespec(Deadline deadline) noexcept {
-  using namespace std::chrono;
-  auto since_epoch = deadline.time_since_epoch();
-  if (since_epoch < nanoseconds::zero()) since_epoch = nanoseconds::zero();
-  const auto secs = duration_cast<seconds>(since_epoch);
-  timespec ts{};
-  ts.tv_sec = static_cast<time_t>(secs.count());
-  ts.tv_nsec = static_cast<long>(duration_cast<nanoseconds>(since_epoch - secs).count());
-  return ts;
-}
 
 long waitv(struct futex_waitv* waiters, std::size_t count, const timespec* deadline) noexcept {
   // flags (the third argument) must be 0; the clock is the fifth.
@@ -52,7 +42,7 @@ WaitvResult waitv_sleep(std::atomic<std::uint32_t>* const* words, const std::uin
     waiters[i].flags = flags;
     waiters[i].__reserved = 0;
   }
-  const timespec absolute = to_timespec(deadline);
+  const timespec absolute = backend::monotonic_timespec(deadline);
   if (waitv(waiters, count, deadline == Deadline::max() ? nullptr : &absolute) >= 0)
     return WaitvResult::woken;  // the index of a woken word: the caller re-reads them all
   switch (errno) {
