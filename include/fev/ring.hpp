@@ -184,7 +184,10 @@ class BasicRing {
     // before this or sees the bit and fails) and with parkers' re-checks of tail_.
     tail_.fetch_or(kClosed, std::memory_order_seq_cst);
     // Change both words so that a thread about to park on an old value returns at
-    // once, then wake everyone already parked.
+    // once, then wake everyone already parked. seq_cst: pairs with a parker's seq_cst
+    // announce CAS and tail_ re-check (protocol step 5). A parker that missed the closed
+    // bit announced before the fetch_or above in the seq_cst order, so this fetch_add
+    // comes after its CAS and changes the value it is about to sleep on.
     not_empty_.fetch_add(kSequenceOne, std::memory_order_seq_cst);
     Wait::wake_all(not_empty_);
     not_full_.fetch_add(kSequenceOne, std::memory_order_seq_cst);
