@@ -4,14 +4,19 @@
 #   tools/ci/win32.sh [MESON TEST ARGS...]     # from anywhere; builds <repo>/build-win32
 #
 # For example `tools/ci/win32.sh --suite unit` runs only the unit tests. Results are in
-# build-win32/meson-logs/testlog.json. Exit status: meson test's (0 when no test
+# build-win32/meson-logs/testlog.json, which is deleted before anything else is done, so
+# a log found there after a run is that run's. Exit status: meson test's (0 when no test
 # failed), a configure or compile failure's, or 77 when the mingw-w64 cross compiler
-# or wine is not installed here (the check is then skipped, and says so).
+# or wine is not installed here (the check is then skipped, and says so; tools/test-all
+# counts that as a failure in CI).
 set -eu
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build="$root/build-win32"
 cd "$root"
+
+# A log left by an earlier run must not be mistaken for this run's results.
+rm -f "$build/meson-logs/testlog.json" "$build/meson-logs/testlog.txt"
 
 missing=''
 command -v x86_64-w64-mingw32-g++-posix >/dev/null 2>&1 || missing="$missing g++-mingw-w64-x86-64"
