@@ -5,6 +5,8 @@
 // no drift). Timeouts too large to represent saturate to "no deadline".
 #pragma once
 
+#include "fev/cxx20.hpp"  // first: below C++20, one clear error instead of many
+
 #include <chrono>
 #include <type_traits>
 

@@ -10,6 +10,8 @@
 // that set (returned true because of it). clear() orders nothing.
 #pragma once
 
+#include "fev/cxx20.hpp"  // first: below C++20, one clear error instead of many
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>

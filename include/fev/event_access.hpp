@@ -14,6 +14,8 @@
 // Nothing else may be written to the word: no other bit, no clearing of kParked.
 #pragma once
 
+#include "fev/cxx20.hpp"  // first: below C++20, one clear error instead of many
+
 #include <atomic>
 #include <cstdint>
 

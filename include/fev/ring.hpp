@@ -34,6 +34,8 @@
 // everything the consumer that pops that value does after the pop.
 #pragma once
 
+#include "fev/cxx20.hpp"  // first: below C++20, one clear error instead of many
+
 #include <atomic>
 #include <chrono>
 #include <cstddef>

@@ -34,6 +34,8 @@
 // atomics are lock-free and address-free; static_asserts below check it).
 #pragma once
 
+#include "fev/cxx20.hpp"  // first: below C++20, one clear error instead of many
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>

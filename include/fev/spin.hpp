@@ -1,6 +1,8 @@
 // fev/spin.hpp — the bounded spin every blocking fev operation does before it parks.
 #pragma once
 
+#include "fev/cxx20.hpp"  // first: below C++20, one clear error instead of many
+
 #include <chrono>
 
 #include "fev/wait.hpp"

@@ -51,6 +51,8 @@
 //    ring down) before destroying the event.
 #pragma once
 
+#include "fev/cxx20.hpp"  // first: below C++20, one clear error instead of many
+
 #include <atomic>
 #include <cerrno>
 #include <cstdint>

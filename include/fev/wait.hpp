@@ -22,6 +22,8 @@
 // the word's own atomic operations; `wait` may return before any wake call.
 #pragma once
 
+#include "fev/cxx20.hpp"  // first: below C++20, one clear error instead of many
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>

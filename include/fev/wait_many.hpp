@@ -47,6 +47,8 @@
 // Stack use: about 7 KiB per call (fixed arrays of kMaxWaitMany entries), no allocation.
 #pragma once
 
+#include "fev/cxx20.hpp"  // first: below C++20, one clear error instead of many
+
 #include <atomic>
 #include <chrono>
 #include <cstddef>
