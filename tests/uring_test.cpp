@@ -15,6 +15,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <climits>
 #include <cstdio>
 #include <cstring>
 #include <optional>
@@ -24,6 +25,7 @@
 #include "fev/event.hpp"
 #include "fev/event_access.hpp"
 #include "fev/shared.hpp"
+#include "futex_wake_hold.hpp"
 #include "test_backends.hpp"
 
 namespace {
@@ -298,6 +300,54 @@ TEST_F(Uring, RearmLoopLosesNoWakeup) {
   }
   setter.join();
   EXPECT_EQ(fired, kRounds);
+}
+
+// A set() held between its CAS and its futex wake (a seccomp filter holds the wake):
+// request #1 sees the CAS's new word and fires with -EAGAIN; the loop clears and arms #2;
+// then the held wake runs and completes #2 with 0. No set() happened since arm #2, so
+// #2 must not count as fired.
+TEST_F(Uring, LateWakeOfAnEarlierSetDoesNotFireTheNextArm) {
+  REQUIRE_FUTEX_OP(false);
+  fev::Event event;
+  fev::UringEventWaiter waiter(ring_);
+  // #1 stays queued: the kernel compares the word only when it is submitted.
+  ASSERT_EQ(waiter.prepare(event, 1), fev::UringArm::armed);
+  constexpr int kNotYet = INT_MIN;
+  std::atomic<int> listener{kNotYet};  // release/acquire: hands the fd over, nothing else
+  std::thread setter([&] {
+    const int fd = fev::testing::hold_futex_wakes_on(&fev::detail::EventAccess::word(event));
+    listener.store(fd, std::memory_order_release);
+    if (fd >= 0) event.set();  // the CAS, then the wake, which the filter holds
+  });
+  ASSERT_TRUE(eventually([&] { return listener.load(std::memory_order_acquire) != kNotYet; }));
+  const int fd = listener.load(std::memory_order_acquire);
+  if (fd < 0) {
+    setter.join();
+    GTEST_SKIP() << "no seccomp user notification here: " << std::strerror(-fd);
+  }
+  struct JoinAfterRelease {  // closing the listener lets a still-held wake fail: join never hangs
+    std::thread& thread;
+    ~JoinAfterRelease() { thread.join(); }
+  } join_setter{setter};
+  fev::testing::FutexWakeHold hold(fd);
+  ASSERT_TRUE(hold.wait_held(10s)) << "set() did not reach its futex wake";
+  ASSERT_TRUE(event.is_set()) << "the setter is past its CAS";
+
+  ASSERT_EQ(io_uring_submit(&ring_), 1);
+  const auto first = next();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->user_data, 1u);
+  EXPECT_EQ(first->res, -EAGAIN) << "the word changed before #1 was armed";
+  EXPECT_TRUE(fev::UringEventWaiter::fired(first->res));
+
+  event.clear();
+  ASSERT_EQ(waiter.arm(event, 2), fev::UringArm::armed);
+  EXPECT_FALSE(next(30ms)) << "#2 waits: nothing set the event since it was armed";
+  ASSERT_TRUE(hold.release());  // the late wake runs now
+  const auto late = next(200ms);
+  const bool fired_by_late_wake = late && fev::UringEventWaiter::fired(late->res);
+  EXPECT_FALSE(fired_by_late_wake) << "#2 reported fired (res " << (late ? late->res : 1)
+                                   << ") with is_set() " << event.is_set() << " and no set() since it was armed";
 }
 
 // A SharedEvent in a shared region, set by another process, completes the ring's request.
