@@ -14,15 +14,25 @@
 //  4. close() sets the top bit of tail_: no push can be claimed after it, so every push
 //     that returned true is claimed before close and is popped; pops report `closed`
 //     only when the ring is closed and every claimed push has been popped.
-//  5. Parking: consumers park on `not_empty_`, producers on `not_full_`. Each word is
-//     (sequence << 1) | parked. A thread that found nothing to do sets `parked` with a
-//     seq_cst CAS, then re-reads the other side's counter (seq_cst) and parks only if
-//     the ring is still empty (full). The other side claims with a seq_cst CAS and then
-//     reads the word (seq_cst): in the single total order of seq_cst operations either
-//     the parker sees the claim or the claimer sees `parked`, and then bumps the
-//     sequence (so the futex value changes) and wakes. The hot path (ring neither full
-//     nor empty) adds one load of a word that lives on the claimer's own cache line and
-//     is written only when someone parks: no syscall, no extra shared write.
+//  5. Parking: consumers park on `not_empty_`, producers on `not_full_`. Each word
+//     counts the threads registered to sleep on it (`sleepers`) and carries a `waking`
+//     bit and a sequence. A thread that found nothing to do registers with a seq_cst
+//     RMW (every parker, not only the first), then re-reads the other side's counter
+//     (seq_cst) and sleeps only if the ring is still empty (full). The other side
+//     claims with a seq_cst CAS and then reads the word (seq_cst): in the single total
+//     order of seq_cst operations either the parker sees the claim or the claimer sees
+//     the sleeper.
+//  6. Precise wakeups: a claimer that sees sleepers and no `waking` sets `waking`,
+//     bumps the sequence (so the futex value changes) and wakes ONE sleeper; while
+//     `waking` is set, further claims make no syscall. A registered thread that finds
+//     `waking` set takes it over (clears it with a seq_cst CAS) before it re-checks the
+//     ring, and when it leaves it passes the wake on (a relay): if there is still
+//     something to take, it wakes the next sleeper itself. So the pusher pays one wake
+//     per transition from empty, not one per item, and never wakes a herd. close()
+//     bumps both sequences and wakes everyone.
+//  7. The hot path (ring neither full nor empty) adds one load of a word that lives on
+//     the claimer's own cache line and is written only when someone parks: no
+//     syscall, no extra shared write.
 //
 // Guarantees: every value pushed (push/try_push returned true) is popped exactly once;
 // values from one producer come out in the order it pushed them; the destructor
@@ -30,16 +40,30 @@
 // then park. T must be nothrow move-constructible and nothrow move-assignable (so a
 // claimed slot is always filled and emptied; a throwing copy happens before the claim).
 //
+// try_push and try_pop can fail spuriously: try_push on a ring that is not full, and
+// try_pop on one that is not empty, while another thread is between claiming a
+// position and publishing it (step 2) at the slot they need. Where "full" or "empty"
+// must be certain, or room or a value must be waited for, use push/pop or the timed
+// forms (push_for, pop_for, ...): they wait for that thread to finish.
+//
+// Capacity: each slot takes max(64, alignof(T)) bytes or more. A capacity of zero, or
+// one whose slots would not fit in memory (more than PTRDIFF_MAX bytes), is refused
+// before anything is allocated: std::invalid_argument, or, built with -fno-exceptions,
+// a one-line message on stderr and std::abort(). The same holds for caller storage not
+// aligned to kStorageAlignment.
+//
 // Memory ordering: everything a producer did before a successful push happens-before
 // everything the consumer that pops that value does after the pop.
 #pragma once
 
 #include "fev/cxx20.hpp"  // first: below C++20, one clear error instead of many
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <new>
 #include <stdexcept>
@@ -49,6 +73,7 @@
 
 #include "fev/config.hpp"
 #include "fev/deadline.hpp"
+#include "fev/detail_error.hpp"
 #include "fev/spin.hpp"
 #include "fev/wait.hpp"
 
@@ -90,15 +115,21 @@ class BasicRing {
   // Places the slots in caller-provided memory (for example a mapping shared between
   // processes): `slot_storage` holds storage_bytes(capacity) bytes aligned to
   // kStorageAlignment and outlives the ring. nullptr means "allocate them".
-  static constexpr std::size_t kStorageAlignment = detail::kSlotAlign;
+  // A slot takes one 64-byte cache line or more (a T aligned above 64 bytes raises
+  // both the slot's size and kStorageAlignment to its alignment).
+  static constexpr std::size_t kStorageAlignment =
+      alignof(T) > detail::kSlotAlign ? alignof(T) : detail::kSlotAlign;  // alignof(Slot)
+  // Bytes of slot storage for `capacity`; std::invalid_argument as for the constructor.
+  // The product never wraps: checked() refuses every capacity whose size does not fit.
   static std::size_t storage_bytes(std::size_t capacity) { return checked(capacity) * sizeof(Slot); }
 
   BasicRing(std::size_t capacity, void* slot_storage)
       : capacity_(checked(capacity)),
         owns_slots_(slot_storage == nullptr),
         slots_offset_(offset_from_this(owns_slots_ ? allocate(capacity_) : static_cast<Slot*>(slot_storage))) {
-    if (!owns_slots_ && reinterpret_cast<std::uintptr_t>(slot_storage) % kStorageAlignment != 0)
-      throw std::invalid_argument("fev::Ring: slot storage must be aligned to kStorageAlignment");
+    static_assert(kStorageAlignment == alignof(Slot), "caller storage is checked against the slots' alignment");
+    if (!owns_slots_ && reinterpret_cast<std::uintptr_t>(slot_storage) % alignof(Slot) != 0)
+      detail::fail_invalid_argument("fev::Ring: slot storage must be aligned to kStorageAlignment");
     static_assert(offsetof(BasicRing, head_) - offsetof(BasicRing, tail_) >= detail::kCounterAlign,
                   "producer and consumer counters must not share a prefetched line pair");
     static_assert(offsetof(BasicRing, tail_) - offsetof(BasicRing, slots_offset_) >= sizeof(slots_offset_),
@@ -125,7 +156,10 @@ class BasicRing {
     if (owns_slots_) ::operator delete(slots(), std::align_val_t{alignof(Slot)});
   }
 
-  // ---- Non-blocking. False when full (push) / empty (pop), or closed. ----
+  // ---- Non-blocking. False when full (push) / empty (pop), or closed, and also, at
+  // times, while another thread is between claiming and publishing the slot these
+  // need: a false from try_push does not prove the ring full, nor one from try_pop
+  // that it is empty. To wait for room or a value, use the blocking or timed forms. ----
   bool try_push(const T& value) { return try_emplace(value); }
   bool try_push(T&& value) noexcept { return try_emplace(std::move(value)); }
 
@@ -190,6 +224,8 @@ class BasicRing {
     // announce CAS and tail_ re-check (protocol step 5). A parker that missed the closed
     // bit announced before the fetch_or above in the seq_cst order, so this fetch_add
     // comes after its CAS and changes the value it is about to sleep on.
+    // A close() that dies between these steps leaves sleepers asleep on a closed ring;
+    // the next close() (idempotent) by any survivor wakes them.
     not_empty_.fetch_add(kSequenceOne, std::memory_order_seq_cst);
     Wait::wake_all(not_empty_);
     not_full_.fetch_add(kSequenceOne, std::memory_order_seq_cst);
@@ -226,7 +262,7 @@ class BasicRing {
   }
 
  private:
-  struct alignas(detail::kSlotAlign) Slot {
+  struct alignas(kStorageAlignment) Slot {  // max(64, alignof(T))
     // Turn of this slot (see the protocol above). Written with release after the value
     // is constructed (push) or moved out (pop); read with acquire before touching it.
     std::atomic<std::size_t> turn{0};
@@ -236,15 +272,34 @@ class BasicRing {
   enum class Step { done, busy, closed };
 
   static constexpr std::size_t kClosed = std::size_t{1} << (sizeof(std::size_t) * 8 - 1);
-  static constexpr std::uint32_t kParked = 1u;
-  static constexpr std::uint32_t kSequenceOne = 2u;
+  // Parking words (not_empty_, not_full_), protocol steps 5 and 6:
+  //   bit 0       kWaking   a wake_one was issued and no registered thread has taken
+  //                         it over yet; claimers make no syscall while it is set.
+  //   bits 1..15  sleepers  threads registered to sleep on this side. Each adds
+  //                         kSleeperOne before its final re-check and removes it when
+  //                         it leaves. At most kSleepersMax at once; more threads
+  //                         poll with yields instead of registering.
+  //   bits 16..31 sequence  +1 on every wake issued and on close(), so a thread about
+  //                         to sleep on an older value returns at once.
+  static constexpr std::uint32_t kWaking = 1u;
+  static constexpr std::uint32_t kSleeperOne = 2u;
+  static constexpr std::uint32_t kSleepersMask = 0xFFFEu;
+  static constexpr std::uint32_t kSequenceOne = 1u << 16;
 
+  // The largest capacity: positions keep two bits clear below kClosed, and the slots'
+  // bytes fit in one object (no object, hence no operator new request, may exceed
+  // PTRDIFF_MAX bytes), so capacity * sizeof(Slot) never wraps.
+  static constexpr std::size_t kMaxCapacity = std::min<std::size_t>(
+      kClosed >> 2, static_cast<std::size_t>(std::numeric_limits<std::ptrdiff_t>::max()) / sizeof(Slot));
+
+  // Before anything is allocated or constructed.
   static std::size_t checked(std::size_t capacity) {
-    if (capacity == 0) throw std::invalid_argument("fev::Ring: capacity must be at least 1");
-    if (capacity > (kClosed >> 2)) throw std::invalid_argument("fev::Ring: capacity too large");
+    if (capacity == 0) detail::fail_invalid_argument("fev::Ring: capacity must be at least 1");
+    if (capacity > kMaxCapacity) detail::fail_invalid_argument("fev::Ring: capacity too large for memory");
     return capacity;
   }
 
+  // `capacity` is checked(): the product fits.
   static Slot* allocate(std::size_t capacity) {
     return static_cast<Slot*>(::operator new(capacity * sizeof(Slot), std::align_val_t{alignof(Slot)}));
   }
@@ -327,54 +382,96 @@ class BasicRing {
     }
   }
 
-  // After a claim: wake the other side if it announced that it parks (protocol step 5).
+  // After a claim (or as a relay): wake one sleeper of the other side, unless nobody
+  // sleeps or a wake is already on its way (protocol steps 5 and 6).
   void notify(std::atomic<std::uint32_t>& word) noexcept {
-    // seq_cst: the second half of the handshake with the parker's seq_cst CAS.
+    // seq_cst: the second half of the handshake with a sleeper's seq_cst registration
+    // and with the seq_cst CAS that takes a wake over (the taker re-checks the ring).
     std::uint32_t seen = word.load(std::memory_order_seq_cst);
-    if (!(seen & kParked)) return;
-    // New sequence, nobody parked. relaxed: the woken threads re-read the ring through
-    // the slot turns, which carry the data. If the CAS fails, another thread already
-    // bumped the word and woke everyone parked on it.
-    if (word.compare_exchange_strong(seen, (seen + kSequenceOne) & ~kParked, std::memory_order_relaxed,
+    for (;;) {
+      if (!(seen & kSleepersMask)) return;  // nobody sleeps: the hot path ends here
+      // A wake is on its way and whoever takes it re-checks the ring. Between
+      // processes the thread that issued it may have died before its wake syscall,
+      // so a process-shared ring wakes again rather than trust it.
+      if ((seen & kWaking) && !detail::process_shared<Wait>) return;
+      // seq_cst: keeps every RMW of the word in the one order the handshake argument
+      // uses (slow path only). relaxed on failure: we recompute from the new value.
+      if (word.compare_exchange_weak(seen, (seen + kSequenceOne) | kWaking, std::memory_order_seq_cst,
                                      std::memory_order_relaxed))
-      Wait::wake_all(word);
+        break;
+    }
+    Wait::wake_one(word);
+  }
+
+  static bool passed(Deadline deadline) noexcept {
+    return deadline != Deadline::max() && std::chrono::steady_clock::now() >= deadline;
   }
 
   // Spin, then park on `word` until `attempt` is not busy or the deadline passes.
-  // `nothing_pending` tells, after the announcement, whether parking is safe: true when
-  // the other side has claimed nothing we could still take (protocol step 5).
+  // `nothing_pending` tells, after registering, whether sleeping is safe: true when the
+  // other side has claimed nothing we could still take and the ring is open (step 5).
   // `ready` is a cheap hint polled while spinning; attempt() runs only once it says yes.
   template <class Attempt, class NothingPending, class Ready>
   Status block(std::atomic<std::uint32_t>& word, Attempt&& attempt, NothingPending&& nothing_pending,
                Ready&& ready, Deadline deadline) noexcept {
     Step step = attempt();
     if (step == Step::busy && deadline != Deadline::min()) {
-      detail::spin_until([&] { return ready() && (step = attempt()) != Step::busy; });
+      detail::spin_until([&] { return ready() && (step = attempt()) != Step::busy; }, deadline);
     }
-    while (step == Step::busy) {
-      if (deadline != Deadline::max() && std::chrono::steady_clock::now() >= deadline) return Status::timeout;
-      // relaxed: only a starting value for the CAS below.
-      std::uint32_t seen = word.load(std::memory_order_relaxed);
-      if (!(seen & kParked)) {
-        // seq_cst: the announcement half of the handshake (protocol step 5).
-        // relaxed on failure: we retry from the new value.
-        if (!word.compare_exchange_weak(seen, seen | kParked, std::memory_order_seq_cst,
-                                        std::memory_order_relaxed))
-          continue;
-        seen |= kParked;
-      }
-      Hooks::step();
-      if ((step = attempt()) != Step::busy) break;
-      if (!nothing_pending()) {
-        // The other side claimed a position but has not published it yet (it was
-        // preempted between claim and publish): let it run instead of parking.
-        std::this_thread::yield();
-        step = attempt();
+    if (step != Step::busy) return step == Step::done ? Status::ok : Status::closed;
+
+    // Register as a sleeper. relaxed: only a starting value for the CAS.
+    std::uint32_t seen = word.load(std::memory_order_relaxed);
+    for (;;) {
+      if (passed(deadline)) return Status::timeout;
+      if ((seen & kSleepersMask) == kSleepersMask) {
+        // Every sleeper place is taken: poll instead of registering.
+        detail::yield_cpu();
+        if ((step = attempt()) != Step::busy) return step == Step::done ? Status::ok : Status::closed;
+        seen = word.load(std::memory_order_relaxed);
         continue;
       }
-      (void)Wait::wait(word, seen, deadline);
-      step = attempt();
+      // seq_cst: the registration half of the handshake (protocol step 5), an RMW for
+      // every sleeper. relaxed on failure: we retry from the new value.
+      if (word.compare_exchange_weak(seen, seen + kSleeperOne, std::memory_order_seq_cst,
+                                     std::memory_order_relaxed)) {
+        seen += kSleeperOne;
+        break;
+      }
     }
+
+    bool took_wake = false;
+    for (;;) {
+      if (seen & kWaking) {
+        // Take the issued wake over: we are awake and re-check the ring next, and we
+        // pass it on when we leave. seq_cst: ordered before our re-check's seq_cst
+        // loads, against a claimer's claim-then-load (protocol step 6). relaxed on
+        // failure: we retry from the new value.
+        if (!word.compare_exchange_weak(seen, seen & ~kWaking, std::memory_order_seq_cst,
+                                        std::memory_order_relaxed))
+          continue;
+        seen &= ~kWaking;
+        took_wake = true;
+      }
+      Hooks::step();
+      if ((step = attempt()) != Step::busy || passed(deadline)) break;
+      if (nothing_pending()) {
+        (void)Wait::wait(word, seen, deadline);
+      } else {
+        // The other side claimed a position but has not published it yet (it was
+        // preempted between claim and publish): let it run instead of sleeping.
+        detail::yield_cpu();
+      }
+      seen = word.load(std::memory_order_relaxed);  // the value to take over or sleep on
+    }
+
+    // Leave. seq_cst: a claimer that reads the word after this sees one sleeper fewer;
+    // one that read it before woke us or left the wake to us.
+    word.fetch_sub(kSleeperOne, std::memory_order_seq_cst);
+    // The relay: claimers that saw `waking` left their wake to whoever took it, which
+    // is us. If there is still something to take, wake the next sleeper.
+    if (took_wake && !nothing_pending()) notify(word);
+    if (step == Step::busy) return Status::timeout;
     return step == Step::done ? Status::ok : Status::closed;
   }
 

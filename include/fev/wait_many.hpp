@@ -61,6 +61,7 @@
 #include <utility>
 
 #include "fev/deadline.hpp"
+#include "fev/detail_error.hpp"
 #include "fev/event.hpp"
 #include "fev/event_access.hpp"
 #include "fev/wait.hpp"
@@ -131,13 +132,13 @@ std::size_t wait_range(bool all, Deadline deadline, R&& events) {
   std::atomic<std::uint32_t>* words[kMaxWaitMany];
   std::size_t count = 0;
   for (auto* event : events) {
-    if (event == nullptr) throw std::invalid_argument("fev::wait_any/wait_all: null event pointer");
-    if (count == kMaxWaitMany) throw std::invalid_argument("fev::wait_any/wait_all: more than kMaxWaitMany events");
+    if (event == nullptr) fail_invalid_argument("fev::wait_any/wait_all: null event pointer");
+    if (count == kMaxWaitMany) fail_invalid_argument("fev::wait_any/wait_all: more than kMaxWaitMany events");
     words[count++] = &EventAccess::word<Wait>(*event);
   }
   if (count == 0) {
     if (all) return 0;  // every one of no events is set
-    throw std::invalid_argument("fev::wait_any: no events to wait for");
+    fail_invalid_argument("fev::wait_any: no events to wait for");
   }
   return wait_many(words, count, all, deadline, many_kind<Wait>(), &Wait::wait);
 }
