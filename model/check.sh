@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # model/check.sh -- verify one Promela model exhaustively with spin.
 #
-# usage: check.sh MODEL.pml [--expect-fail] [--liveness] [--pan-cflag=FLAG]...
+# usage: check.sh MODEL.pml [--expect-fail TEXT] [--liveness] [--pan-cflag=FLAG]...
 #                 [--pan-arg=ARG]... [-DNAME[=VALUE] | -UNAME | -IDIR]...
 #
 #   -D/-U/-I        passed to spin's C preprocessor (`spin -a -DNW=2 ...`): model sizes
 #                   and the broken variants are chosen this way.
-#   --expect-fail   the model is a deliberately broken variant: succeed only when spin
-#                   finds at least one error.
+#   --expect-fail TEXT (or --expect-fail=TEXT)  the model is a deliberately broken
+#                   variant: succeed only when spin reports the violation TEXT names,
+#                   e.g. 'assertion violated (!must_return[k] || returned[k])' or
+#                   'non-progress cycle'. TEXT must occur in pan's error line
+#                   ("pan:1: assertion violated ( !(must_return[k])||returned[k]) ...")
+#                   with spaces and parentheses ignored (spin rewrites both); any
+#                   other error fails the check.
 #   --liveness      search for non-progress cycles under weak fairness (pan -DNP, -l -f)
 #                   instead of safety only (-DSAFETY: assertions, invalid end states).
 #                   The models have no progress labels, so any fair infinite execution
@@ -18,24 +23,31 @@
 #   --pan-arg=A     extra run-time argument for pan (default: -n -m$FEV_MODEL_DEPTH).
 #
 # Runs in a temporary directory. Exit status: 0 when the outcome is the expected one
-# (no error and a complete search, or >= 1 error with --expect-fail), 1 when it is
-# not, 2 on bad usage, 77 when spin or a C compiler is missing (meson: skipped).
+# (no error and a complete search, or the expected error with --expect-fail), 1 when
+# it is not, 2 on bad usage, 77 when spin or a C compiler is missing (meson: skipped;
+# but 1 when FEV_CI=1, as in CI, which installs spin).
 # Environment: SPIN (the spin binary), CC (C compiler for pan.c),
 # FEV_MODEL_MEMLIM_MB (default 3072), FEV_MODEL_DEPTH (default 1000000),
-# FEV_MODEL_KEEP=1 keeps the temporary directory.
+# FEV_MODEL_KEEP=1 keeps the temporary directory, FEV_CI=1 makes a missing tool fail.
 set -u
 
-usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 model=""
 expect_fail=0
+expected_error=""
 liveness=0
 cpp_flags=()
 pan_cflags=()
 pan_args=()
-for arg in "$@"; do
+while [[ $# -gt 0 ]]; do
+  arg="$1"
+  shift
   case "$arg" in
-    --expect-fail) expect_fail=1 ;;
+    --expect-fail)
+      [[ $# -gt 0 && -n "$1" ]] || { echo "check.sh: --expect-fail needs the expected violation" >&2; usage; }
+      expect_fail=1; expected_error="$1"; shift ;;
+    --expect-fail=?*) expect_fail=1; expected_error="${arg#--expect-fail=}" ;;
     --liveness) liveness=1 ;;
     --pan-cflag=*) pan_cflags+=("${arg#--pan-cflag=}") ;;
     --pan-arg=*) pan_args+=("${arg#--pan-arg=}") ;;
@@ -51,9 +63,17 @@ done
 [[ -f "$model" ]] || { echo "check.sh: no such model: $model" >&2; exit 2; }
 
 spin_bin="${SPIN:-spin}"
-if ! command -v "$spin_bin" >/dev/null 2>&1; then
-  echo "check.sh: spin is not installed: skipping $(basename "$model")"
+# missing TOOL: skip (77), except in CI (FEV_CI=1), which installs every tool: fail.
+missing() {
+  if [[ "${FEV_CI:-0}" == 1 ]]; then
+    echo "check.sh: $1 is missing, and CI (FEV_CI=1) needs it: FAIL for $(basename "$model")"
+    exit 1
+  fi
+  echo "check.sh: $1 is missing: skipping $(basename "$model")"
   exit 77
+}
+if ! command -v "$spin_bin" >/dev/null 2>&1; then
+  missing "spin"
 fi
 cc_bin="${CC:-}"
 if [[ -z "$cc_bin" ]]; then
@@ -62,8 +82,7 @@ if [[ -z "$cc_bin" ]]; then
   done
 fi
 if [[ -z "$cc_bin" ]] || ! command -v "${cc_bin%% *}" >/dev/null 2>&1; then
-  echo "check.sh: no C compiler for pan.c: skipping $(basename "$model")"
-  exit 77
+  missing "a C compiler for pan.c"
 fi
 
 memlim="${FEV_MODEL_MEMLIM_MB:-3072}"
@@ -82,7 +101,7 @@ cd "$work" || exit 1
 
 label="$name${cpp_flags[*]:+ ${cpp_flags[*]}}"
 mode=$([[ $liveness == 1 ]] && echo 'no non-progress cycle' || echo 'safety')
-echo "== $label: $mode ($([[ $expect_fail == 1 ]] && echo 'must FAIL' || echo 'must pass'))"
+echo "== $label: $mode ($([[ $expect_fail == 1 ]] && echo "must FAIL with: $expected_error" || echo 'must pass'))"
 
 start=$(date +%s.%N)
 # spin runs the C preprocessor on the model with the -D/-U/-I flags.
@@ -151,9 +170,19 @@ if [[ "$errors" -gt 0 ]]; then
   # Show the counterexample's end: what each process was doing.
   "$spin_bin" -t "${cpp_flags[@]}" "$name" >trail.out 2>&1 || true
   if [[ $expect_fail == 1 ]]; then
-    echo "errors: $errors -- found, as expected for this broken variant: PASS"
-    tail -n 12 trail.out
-    exit 0
+    # Spaces and parentheses differ between the model's source and spin's report.
+    normalize() { tr -d ' \t()'; }
+    wanted=$(printf '%s' "$expected_error" | normalize)
+    if grep -E '^pan:[0-9]+: ' pan.out | normalize | grep -qF -- "$wanted"; then
+      echo "errors: $errors -- found the expected violation ($expected_error): PASS"
+      tail -n 12 trail.out
+      exit 0
+    fi
+    "$spin_bin" -t -p -g -l "${cpp_flags[@]}" "$name" 2>&1 | tail -n 80
+    echo "errors: $errors -- but not the expected violation ($expected_error); spin reported:"
+    grep -E '^pan:[0-9]+: ' pan.out | head -3
+    echo "a different error than the one this broken variant must show: FAIL"
+    exit 1
   fi
   "$spin_bin" -t -p -g -l "${cpp_flags[@]}" "$name" 2>&1 | tail -n 80
   echo "errors: $errors -- the model has a counterexample (above): FAIL"
