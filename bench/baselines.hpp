@@ -14,11 +14,24 @@
 //                on Linux; notify always enters the kernel).
 //   eventfd      a Linux eventfd whose kernel counter is the state; every operation is a
 //                system call (the price of an event that epoll can also watch).
+//   futex        the bare kernel pair: one 32-bit word, FUTEX_WAIT_PRIVATE while it is 0,
+//                and set() always calls FUTEX_WAKE_PRIVATE (no spin, no waiter count). The
+//                floor for "sleep in the kernel, be woken by the kernel".
+//
+// Like-for-like variants: fev spins for fev::spin_limit() before it parks, and no plain
+// baseline does. These two spin on the same flag for the same time, with the same
+// pause-and-poll rhythm, then block as their plain versions do; the difference left
+// between fev and them is the word itself (one atomic, no mutex, no side table).
+//
+//   condvar_spin      condvar, plus an atomic copy of the flag (written under the mutex)
+//                     that wait() polls before it takes the mutex.
+//   atomic_wait_spin  atomic_wait, polling the flag before std::atomic::wait.
 //
 // Only benchmarks include this file; nothing in include/ or src/ depends on it.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -27,9 +40,18 @@
 
 #include "bench_config.hpp"
 #include "fev/event.hpp"
+#include "fev/wait.hpp"
 
 #if FEV_BENCH_HAVE_BOOST_ATOMIC
 #include <boost/atomic/atomic.hpp>
+#endif
+
+#if FEV_BENCH_HAVE_FUTEX
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <climits>
 #endif
 
 #if FEV_BENCH_HAVE_EVENTFD
@@ -53,6 +75,34 @@ class FevAutoResetEvent : public fev::AutoResetEvent {
  public:
   static constexpr std::string_view name = "fev";
 };
+
+// One pause instruction, so that a spinning baseline spins the way fev does.
+inline void pause_cpu() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+// Polls done() for at most fev::spin_limit() of steady_clock time, with a pause between
+// polls and one clock read per 16 polls: fev's spin budget and rhythm, through its public
+// API only. Returns done()'s last answer.
+template <class Done>
+bool spin_like_fev(Done&& done) {
+  if (done()) return true;
+  const std::chrono::nanoseconds limit = fev::spin_limit();
+  if (limit <= std::chrono::nanoseconds::zero()) return false;
+  constexpr int kPollsPerClockRead = 16;
+  const auto start = std::chrono::steady_clock::now();
+  for (;;) {
+    for (int poll = 0; poll < kPollsPerClockRead; ++poll) {
+      pause_cpu();
+      if (done()) return true;
+    }
+    if (std::chrono::steady_clock::now() - start >= limit) return false;
+  }
+}
 
 // ---- Manual-reset events -----------------------------------------------------------
 
@@ -101,6 +151,69 @@ class AtomicWaitEvent {
  private:
   std::atomic<std::uint32_t> state_{0};
 };
+
+// condvar that first spins on an atomic copy of its flag, like fev does.
+class CondvarSpinEvent {
+ public:
+  static constexpr std::string_view name = "condvar_spin";
+  void set() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      set_.store(true, std::memory_order_release);  // pairs with the acquire poll in wait()/is_set()
+    }
+    changed_.notify_all();
+  }
+  void clear() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    set_.store(false, std::memory_order_relaxed);  // orders nothing, like Event::clear()
+  }
+  bool is_set() const noexcept { return set_.load(std::memory_order_acquire); }  // pairs with set()
+  void wait() {
+    if (spin_like_fev([this] { return is_set(); })) return;
+    std::unique_lock<std::mutex> lock(mutex_);
+    // relaxed: the mutex orders this read after set()'s store.
+    changed_.wait(lock, [this] { return set_.load(std::memory_order_relaxed); });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::atomic<bool> set_{false};
+};
+
+// atomic_wait that first spins on its word, like fev does.
+class AtomicWaitSpinEvent : public AtomicWaitEvent {
+ public:
+  static constexpr std::string_view name = "atomic_wait_spin";
+  void wait() noexcept {
+    if (spin_like_fev([this] { return is_set(); })) return;
+    AtomicWaitEvent::wait();
+  }
+};
+
+#if FEV_BENCH_HAVE_FUTEX
+class FutexEvent {
+ public:
+  static constexpr std::string_view name = "futex";
+  void set() noexcept {
+    state_.store(1, std::memory_order_release);  // pairs with wait()/is_set() acquire
+    (void)::syscall(SYS_futex, static_cast<void*>(&state_), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
+  }
+  void clear() noexcept { state_.store(0, std::memory_order_relaxed); }  // orders nothing
+  bool is_set() const noexcept { return state_.load(std::memory_order_acquire) != 0; }  // pairs with set()
+  void wait() noexcept {
+    // The kernel compares the word with 0 under its bucket lock: a set() between our
+    // load and the sleep makes FUTEX_WAIT return EAGAIN at once (no lost wakeup).
+    while (!is_set()) {
+      (void)::syscall(SYS_futex, static_cast<void*>(&state_), FUTEX_WAIT_PRIVATE, 0, nullptr, nullptr, 0);
+    }
+  }
+
+ private:
+  static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t), "a futex is one 32-bit word");
+  std::atomic<std::uint32_t> state_{0};
+};
+#endif
 
 #if FEV_BENCH_HAVE_BOOST_ATOMIC
 class BoostAtomicEvent {

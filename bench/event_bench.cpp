@@ -11,7 +11,9 @@
 //   set_try_wait    auto-reset set(); try_wait() in one thread
 //   hand_off        two threads, two auto-reset events passing the turn back and forth
 //
-// Threads are not pinned here; for tail latencies and pinning see bench/latency.cpp.
+// The manual-reset implementations include condvar_spin and atomic_wait_spin, which spin
+// for fev::spin_limit() before blocking as fev does (see baselines.hpp), and the bare
+// futex pair. Threads are not pinned here; for tail latencies and pinning see bench/latency.cpp.
 #include <benchmark/benchmark.h>
 
 #include <atomic>
@@ -133,6 +135,11 @@ void register_all() {
   register_manual_reset<FevEvent>();
   register_manual_reset<fev_bench::CondvarEvent>();
   register_manual_reset<fev_bench::AtomicWaitEvent>();
+  register_manual_reset<fev_bench::CondvarSpinEvent>();
+  register_manual_reset<fev_bench::AtomicWaitSpinEvent>();
+#if FEV_BENCH_HAVE_FUTEX
+  register_manual_reset<fev_bench::FutexEvent>();
+#endif
 #if FEV_BENCH_HAVE_BOOST_ATOMIC
   register_manual_reset<fev_bench::BoostAtomicEvent>();
 #endif

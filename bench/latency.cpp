@@ -1,6 +1,8 @@
 // bench/latency.cpp — wake latency percentiles of fev::Event and the baselines.
 //
-// Two measurements, each in two regimes, for every implementation in baselines.hpp:
+// Two measurements, each in two regimes, for every implementation in baselines.hpp
+// (condvar_spin and atomic_wait_spin spin for fev::spin_limit() before they block, as
+// fev does; futex is the bare FUTEX_WAIT/FUTEX_WAKE pair):
 //
 //   oneway     t0 = now() just before set() in thread A; t1 = now() just after wait()
 //              returns in thread B; the sample is t1 - t0. Between samples B clears the
@@ -263,8 +265,12 @@ Impl make_impl() {
 }
 
 std::vector<Impl> all_impls() {
-  std::vector<Impl> impls{make_impl<fev_bench::FevEvent>(), make_impl<fev_bench::CondvarEvent>(),
-                          make_impl<fev_bench::AtomicWaitEvent>()};
+  std::vector<Impl> impls{make_impl<fev_bench::FevEvent>(),         make_impl<fev_bench::CondvarEvent>(),
+                          make_impl<fev_bench::AtomicWaitEvent>(),  make_impl<fev_bench::CondvarSpinEvent>(),
+                          make_impl<fev_bench::AtomicWaitSpinEvent>()};
+#if FEV_BENCH_HAVE_FUTEX
+  impls.push_back(make_impl<fev_bench::FutexEvent>());
+#endif
 #if FEV_BENCH_HAVE_BOOST_ATOMIC
   impls.push_back(make_impl<fev_bench::BoostAtomicEvent>());
 #endif
@@ -365,7 +371,8 @@ void usage(std::FILE* to) {
                "usage: latency [options]\n"
                "  --samples N        samples per implementation, measurement and regime (default 100000)\n"
                "  --warmup N         rounds run first and discarded (default samples/20, at most 2000)\n"
-               "  --impl A,B,...     implementations (default all: fev,condvar,atomic_wait,boost_atomic,eventfd)\n"
+               "  --impl A,B,...     implementations (default all: fev,condvar,atomic_wait,condvar_spin,\n"
+               "                     atomic_wait_spin,futex,boost_atomic,eventfd)\n"
                "  --mode M,...       oneway, roundtrip (default both)\n"
                "  --regime R,...     parked, spinning (default both)\n"
                "  --pin              pin the two threads to two different allowed CPUs\n"

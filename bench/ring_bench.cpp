@@ -1,26 +1,9 @@
 // bench/ring_bench.cpp — fev::Ring against the bounded queues users would otherwise pick.
 //
-// Every queue carries the same payload (std::uint64_t), is built with the same capacity
-// (kCapacity), and moves the same number of items (--items=N, default 2^20):
-//
-//   fev             fev::Ring<std::uint64_t>: push/pop block (spin, then park).
-//   mutex_condvar   std::mutex + two std::condition_variable over a circular buffer;
-//                   the textbook bounded blocking queue.
-//   tbb             oneTBB concurrent_bounded_queue with set_capacity(kCapacity);
-//                   push/pop block.
-//   moodycamel      moodycamel::BlockingConcurrentQueue with per-thread producer and
-//                   consumer tokens (its fast path), enqueue + wait_dequeue.
-//                   NOT BOUNDED: enqueue allocates blocks when the preallocated
-//                   kCapacity runs out, so its producers never wait for consumers. That
-//                   is an advantage over every bounded queue here; it is kept because it
-//                   is the usual "fastest blocking queue" reference. (The bounded SPSC
-//                   BlockingReaderWriterCircularBuffer is not in libconcurrentqueue-dev.)
-//   moodycamel_bounded  the same queue and tokens, bounded by a moodycamel
-//                   LightweightSemaphore that counts free slots (push waits on it, pop
-//                   signals it): the like-for-like bounded comparison.
-//   boost_lockfree  boost::lockfree::queue, fixed_sized, kCapacity nodes preallocated;
-//                   it has no blocking calls, so a full push / empty pop spins 64 pauses,
-//                   then yields the CPU in a loop (it never parks).
+// Every queue of bench/queues.hpp (fev, mutex_condvar, tbb, moodycamel,
+// moodycamel_bounded, boost_lockfree: how each waits is described there) is built with
+// the same capacity (kCapacity) and moves the same number of items (--items=N, default
+// 2^20).
 //
 // Names: ring/try_push_pop/<queue> (one thread: try_push then try_pop) and
 // ring/throughput/<queue>/<P>P<C>C (P producer and C consumer threads; items/s counts
@@ -29,234 +12,36 @@
 #include <benchmark/benchmark.h>
 
 #include <atomic>
-#include <chrono>
 #include <charconv>
-#include <condition_variable>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <latch>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
-#include "bench_config.hpp"
 #include "bench_main.hpp"
-#include "fev/ring.hpp"
-
-#if FEV_BENCH_HAVE_TBB
-#include <tbb/concurrent_queue.h>
-#endif
-#if FEV_BENCH_HAVE_MOODYCAMEL
-#include <concurrentqueue/blockingconcurrentqueue.h>
-#endif
-#if FEV_BENCH_HAVE_BOOST_LOCKFREE
-#include <boost/lockfree/queue.hpp>
-#endif
+#include "queues.hpp"
 
 namespace {
 
-using Item = std::uint64_t;
+using fev_bench::Item;
 constexpr std::size_t kCapacity = 1024;
 std::uint64_t g_items = std::uint64_t{1} << 20;  // --items; a multiple of 4 (see main)
 
-// Queues that need no per-thread state take this as their token.
-struct NoToken {};
-
-class FevQueue {
- public:
-  static constexpr std::string_view name = "fev";
-  using Producer = NoToken;
-  using Consumer = NoToken;
-  explicit FevQueue(std::size_t capacity) : ring_(capacity) {}
-  Producer producer() { return {}; }
-  Consumer consumer() { return {}; }
-  bool try_push(Producer&, Item item) { return ring_.try_push(item); }
-  bool try_pop(Consumer&, Item& item) { return ring_.try_pop(item); }
-  void push(Producer&, Item item) { (void)ring_.push(item); }
-  void pop(Consumer&, Item& item) { (void)ring_.pop(item); }
-
- private:
-  fev::Ring<Item> ring_;
-};
-
-class MutexCondvarQueue {
- public:
-  static constexpr std::string_view name = "mutex_condvar";
-  using Producer = NoToken;
-  using Consumer = NoToken;
-  explicit MutexCondvarQueue(std::size_t capacity) : slots_(capacity) {}
-  Producer producer() { return {}; }
-  Consumer consumer() { return {}; }
-  bool try_push(Producer&, Item item) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (count_ == slots_.size()) return false;
-      put(item);
-    }
-    not_empty_.notify_one();
-    return true;
-  }
-  bool try_pop(Consumer&, Item& item) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (count_ == 0) return false;
-      item = take();
-    }
-    not_full_.notify_one();
-    return true;
-  }
-  void push(Producer&, Item item) {
-    {
-      std::unique_lock<std::mutex> lock(mutex_);
-      not_full_.wait(lock, [this] { return count_ < slots_.size(); });
-      put(item);
-    }
-    not_empty_.notify_one();
-  }
-  void pop(Consumer&, Item& item) {
-    {
-      std::unique_lock<std::mutex> lock(mutex_);
-      not_empty_.wait(lock, [this] { return count_ > 0; });
-      item = take();
-    }
-    not_full_.notify_one();
-  }
-
- private:
-  void put(Item item) {
-    std::size_t slot = head_ + count_;
-    if (slot >= slots_.size()) slot -= slots_.size();
-    slots_[slot] = item;
-    ++count_;
-  }
-  Item take() {
-    const Item item = slots_[head_];
-    if (++head_ == slots_.size()) head_ = 0;
-    --count_;
-    return item;
-  }
-
-  std::mutex mutex_;
-  std::condition_variable not_full_;
-  std::condition_variable not_empty_;
-  std::vector<Item> slots_;
-  std::size_t head_ = 0;
-  std::size_t count_ = 0;
-};
-
-#if FEV_BENCH_HAVE_TBB
-class TbbQueue {
- public:
-  static constexpr std::string_view name = "tbb";
-  using Producer = NoToken;
-  using Consumer = NoToken;
-  explicit TbbQueue(std::size_t capacity) { queue_.set_capacity(static_cast<std::ptrdiff_t>(capacity)); }
-  Producer producer() { return {}; }
-  Consumer consumer() { return {}; }
-  bool try_push(Producer&, Item item) { return queue_.try_push(item); }
-  bool try_pop(Consumer&, Item& item) { return queue_.try_pop(item); }
-  void push(Producer&, Item item) { queue_.push(item); }
-  void pop(Consumer&, Item& item) { queue_.pop(item); }
-
- private:
-  tbb::concurrent_bounded_queue<Item> queue_;
-};
-#endif
-
-#if FEV_BENCH_HAVE_MOODYCAMEL
-class MoodycamelQueue {  // unbounded: see the header comment
- public:
-  static constexpr std::string_view name = "moodycamel";
-  using Queue = moodycamel::BlockingConcurrentQueue<Item>;
-  using Producer = moodycamel::ProducerToken;
-  using Consumer = moodycamel::ConsumerToken;
-  explicit MoodycamelQueue(std::size_t capacity) : queue_(capacity) {}
-  Producer producer() { return Producer(queue_); }
-  Consumer consumer() { return Consumer(queue_); }
-  bool try_push(Producer& token, Item item) { return queue_.try_enqueue(token, item); }
-  bool try_pop(Consumer& token, Item& item) { return queue_.try_dequeue(token, item); }
-  void push(Producer& token, Item item) { (void)queue_.enqueue(token, item); }
-  void pop(Consumer& token, Item& item) { queue_.wait_dequeue(token, item); }
-
- private:
-  Queue queue_;
-};
-
-// The same queue made bounded the way moodycamel suggests: a LightweightSemaphore counts
-// the free slots; push waits on it (spinning, then parking), pop signals it.
-class MoodycamelBoundedQueue {
- public:
-  static constexpr std::string_view name = "moodycamel_bounded";
-  using Queue = moodycamel::BlockingConcurrentQueue<Item>;
-  using Producer = moodycamel::ProducerToken;
-  using Consumer = moodycamel::ConsumerToken;
-  explicit MoodycamelBoundedQueue(std::size_t capacity)
-      : queue_(capacity), free_slots_(static_cast<moodycamel::LightweightSemaphore::ssize_t>(capacity)) {}
-  Producer producer() { return Producer(queue_); }
-  Consumer consumer() { return Consumer(queue_); }
-  bool try_push(Producer& token, Item item) {
-    if (!free_slots_.tryWait()) return false;
-    (void)queue_.enqueue(token, item);
-    return true;
-  }
-  bool try_pop(Consumer& token, Item& item) {
-    if (!queue_.try_dequeue(token, item)) return false;
-    free_slots_.signal();
-    return true;
-  }
-  void push(Producer& token, Item item) {
-    while (!free_slots_.wait()) {
-    }
-    (void)queue_.enqueue(token, item);
-  }
-  void pop(Consumer& token, Item& item) {
-    queue_.wait_dequeue(token, item);
-    free_slots_.signal();
-  }
-
- private:
-  Queue queue_;
-  moodycamel::LightweightSemaphore free_slots_;
-};
-#endif
-
-#if FEV_BENCH_HAVE_BOOST_LOCKFREE
-class BoostLockfreeQueue {
- public:
-  static constexpr std::string_view name = "boost_lockfree";
-  using Producer = NoToken;
-  using Consumer = NoToken;
-  explicit BoostLockfreeQueue(std::size_t capacity) : queue_(capacity) {}
-  Producer producer() { return {}; }
-  Consumer consumer() { return {}; }
-  bool try_push(Producer&, Item item) { return queue_.bounded_push(item); }
-  bool try_pop(Consumer&, Item& item) { return queue_.pop(item); }
-  void push(Producer&, Item item) {
-    spin_then_yield([&] { return queue_.bounded_push(item); });
-  }
-  void pop(Consumer&, Item& item) {
-    spin_then_yield([&] { return queue_.pop(item); });
-  }
-
- private:
-  template <class Attempt>
-  static void spin_then_yield(Attempt&& attempt) {
-    for (int round = 0; !attempt(); ++round) {
-      if (round < 64) {
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause();
-#endif
-      } else {
-        std::this_thread::yield();
-      }
-    }
-  }
-
-  boost::lockfree::queue<Item, boost::lockfree::fixed_sized<true>> queue_;
-};
-#endif
+// The data check: every throughput run compares the sum of the popped items with the
+// sum of the pushed ones. A wrong sum marks the row as an error and makes the whole
+// program exit with kDataCheckFailed, so that a broken queue fails any run or test.
+constexpr int kDataCheckFailed = 1;
+std::atomic<bool> g_data_check_failed{false};  // written by the benchmark thread, read after the runs
+// --self-test-corrupt (hidden, for the test that proves the check fails): producer 0
+// pushes its first item off by one in every run.
+bool g_corrupt_one_item = false;
 
 template <class Q>
 void try_push_pop(benchmark::State& state) {
@@ -290,7 +75,9 @@ void throughput(benchmark::State& state, int producers, int consumers) {
         ready.count_down();
         start.wait();
         const std::uint64_t first = static_cast<std::uint64_t>(p) * per_producer + 1;
-        for (std::uint64_t i = 0; i < per_producer; ++i) queue.push(token, first + i);
+        const std::uint64_t corruption = (g_corrupt_one_item && p == 0) ? 1 : 0;
+        queue.push(token, first + corruption);
+        for (std::uint64_t i = 1; i < per_producer; ++i) queue.push(token, first + i);
       });
     }
     for (int c = 0; c < consumers; ++c) {
@@ -314,7 +101,8 @@ void throughput(benchmark::State& state, int producers, int consumers) {
     const auto end = std::chrono::steady_clock::now();
     state.SetIterationTime(std::chrono::duration<double>(end - begin).count());
     if (sum.load(std::memory_order_relaxed) != expected_sum) {
-      state.SkipWithError("the popped items do not add up to the pushed ones");
+      state.SkipWithError("data check failed: the popped items do not add up to the pushed ones");
+      g_data_check_failed.store(true, std::memory_order_relaxed);  // read by main after the runs
       break;
     }
   }
@@ -340,17 +128,17 @@ void register_queue() {
 }
 
 void register_all() {
-  register_queue<FevQueue>();
-  register_queue<MutexCondvarQueue>();
+  register_queue<fev_bench::FevQueue>();
+  register_queue<fev_bench::MutexCondvarQueue>();
 #if FEV_BENCH_HAVE_TBB
-  register_queue<TbbQueue>();
+  register_queue<fev_bench::TbbQueue>();
 #endif
 #if FEV_BENCH_HAVE_MOODYCAMEL
-  register_queue<MoodycamelQueue>();
-  register_queue<MoodycamelBoundedQueue>();
+  register_queue<fev_bench::MoodycamelQueue>();
+  register_queue<fev_bench::MoodycamelBoundedQueue>();
 #endif
 #if FEV_BENCH_HAVE_BOOST_LOCKFREE
-  register_queue<BoostLockfreeQueue>();
+  register_queue<fev_bench::BoostLockfreeQueue>();
 #endif
 }
 
@@ -365,7 +153,19 @@ bool parse_items(std::string_view text) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return fev_bench::run_main(argc, argv,
-                             {{"items", "items moved per throughput run, >= 4 (default 1048576)", parse_items}},
-                             register_all);
+  std::vector<char*> args;
+  for (int i = 0; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--self-test-corrupt") == 0) g_corrupt_one_item = true;
+    else args.push_back(argv[i]);
+  }
+  const int status = fev_bench::run_main(
+      static_cast<int>(args.size()), args.data(),
+      {{"items", "items moved per throughput run, >= 4 (default 1048576)", parse_items}}, register_all);
+  if (status != 0) return status;
+  if (g_data_check_failed.load(std::memory_order_relaxed)) {
+    std::fprintf(stderr, "ring_bench: data check failed: a queue popped items that do not add up to the "
+                         "pushed ones (see the ERROR rows)\n");
+    return kDataCheckFailed;
+  }
+  return 0;
 }

@@ -1,0 +1,252 @@
+// bench/queues.hpp — the blocking queues fev::Ring is measured against, shared by
+// ring_bench and the conditions benchmark.
+//
+// Every queue carries the same payload (std::uint64_t) and has the same shape:
+// name, per-thread Producer/Consumer tokens, try_push/try_pop, and blocking push/pop.
+//
+//   fev             fev::Ring<std::uint64_t>: push/pop block (spin, then park).
+//   mutex_condvar   std::mutex + two std::condition_variable over a circular buffer;
+//                   the textbook bounded blocking queue (parks at once, never spins).
+//   tbb             oneTBB concurrent_bounded_queue with set_capacity(capacity);
+//                   push/pop block (TBB spins briefly, then parks).
+//   moodycamel      moodycamel::BlockingConcurrentQueue with per-thread producer and
+//                   consumer tokens (its fast path), enqueue + wait_dequeue.
+//                   NOT BOUNDED: enqueue allocates blocks when the preallocated
+//                   capacity runs out, so its producers never wait for consumers. That
+//                   is an advantage over every bounded queue here; it is kept because it
+//                   is the usual "fastest blocking queue" reference. (The bounded SPSC
+//                   BlockingReaderWriterCircularBuffer is not in libconcurrentqueue-dev.)
+//                   Its LightweightSemaphore spins (about 10^4 polls), then parks.
+//   moodycamel_bounded  the same queue and tokens, bounded by a moodycamel
+//                   LightweightSemaphore that counts free slots (push waits on it, pop
+//                   signals it): the like-for-like bounded comparison.
+//   boost_lockfree  boost::lockfree::queue, fixed_sized, capacity nodes preallocated;
+//                   it has no blocking calls, so a full push / empty pop spins 64 pauses,
+//                   then yields the CPU in a loop (it never parks).
+//
+// Only benchmarks include this file; nothing in include/ or src/ depends on it.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "bench_config.hpp"
+#include "fev/ring.hpp"
+
+#if FEV_BENCH_HAVE_TBB
+#include <tbb/concurrent_queue.h>
+#endif
+#if FEV_BENCH_HAVE_MOODYCAMEL
+#include <concurrentqueue/blockingconcurrentqueue.h>
+#endif
+#if FEV_BENCH_HAVE_BOOST_LOCKFREE
+#include <boost/lockfree/queue.hpp>
+#endif
+
+namespace fev_bench {
+
+using Item = std::uint64_t;
+
+// Queues that need no per-thread state take this as their token.
+struct NoToken {};
+
+class FevQueue {
+ public:
+  static constexpr std::string_view name = "fev";
+  using Producer = NoToken;
+  using Consumer = NoToken;
+  explicit FevQueue(std::size_t capacity) : ring_(capacity) {}
+  Producer producer() { return {}; }
+  Consumer consumer() { return {}; }
+  bool try_push(Producer&, Item item) { return ring_.try_push(item); }
+  bool try_pop(Consumer&, Item& item) { return ring_.try_pop(item); }
+  void push(Producer&, Item item) { (void)ring_.push(item); }
+  void pop(Consumer&, Item& item) { (void)ring_.pop(item); }
+
+ private:
+  fev::Ring<Item> ring_;
+};
+
+class MutexCondvarQueue {
+ public:
+  static constexpr std::string_view name = "mutex_condvar";
+  using Producer = NoToken;
+  using Consumer = NoToken;
+  explicit MutexCondvarQueue(std::size_t capacity) : slots_(capacity) {}
+  Producer producer() { return {}; }
+  Consumer consumer() { return {}; }
+  bool try_push(Producer&, Item item) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (count_ == slots_.size()) return false;
+      put(item);
+    }
+    not_empty_.notify_one();
+    return true;
+  }
+  bool try_pop(Consumer&, Item& item) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (count_ == 0) return false;
+      item = take();
+    }
+    not_full_.notify_one();
+    return true;
+  }
+  void push(Producer&, Item item) {
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      not_full_.wait(lock, [this] { return count_ < slots_.size(); });
+      put(item);
+    }
+    not_empty_.notify_one();
+  }
+  void pop(Consumer&, Item& item) {
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      not_empty_.wait(lock, [this] { return count_ > 0; });
+      item = take();
+    }
+    not_full_.notify_one();
+  }
+
+ private:
+  void put(Item item) {
+    std::size_t slot = head_ + count_;
+    if (slot >= slots_.size()) slot -= slots_.size();
+    slots_[slot] = item;
+    ++count_;
+  }
+  Item take() {
+    const Item item = slots_[head_];
+    if (++head_ == slots_.size()) head_ = 0;
+    --count_;
+    return item;
+  }
+
+  std::mutex mutex_;
+  std::condition_variable not_full_;
+  std::condition_variable not_empty_;
+  std::vector<Item> slots_;
+  std::size_t head_ = 0;
+  std::size_t count_ = 0;
+};
+
+#if FEV_BENCH_HAVE_TBB
+class TbbQueue {
+ public:
+  static constexpr std::string_view name = "tbb";
+  using Producer = NoToken;
+  using Consumer = NoToken;
+  explicit TbbQueue(std::size_t capacity) { queue_.set_capacity(static_cast<std::ptrdiff_t>(capacity)); }
+  Producer producer() { return {}; }
+  Consumer consumer() { return {}; }
+  bool try_push(Producer&, Item item) { return queue_.try_push(item); }
+  bool try_pop(Consumer&, Item& item) { return queue_.try_pop(item); }
+  void push(Producer&, Item item) { queue_.push(item); }
+  void pop(Consumer&, Item& item) { queue_.pop(item); }
+
+ private:
+  tbb::concurrent_bounded_queue<Item> queue_;
+};
+#endif
+
+#if FEV_BENCH_HAVE_MOODYCAMEL
+class MoodycamelQueue {  // unbounded: see the header comment
+ public:
+  static constexpr std::string_view name = "moodycamel";
+  using Queue = moodycamel::BlockingConcurrentQueue<Item>;
+  using Producer = moodycamel::ProducerToken;
+  using Consumer = moodycamel::ConsumerToken;
+  explicit MoodycamelQueue(std::size_t capacity) : queue_(capacity) {}
+  Producer producer() { return Producer(queue_); }
+  Consumer consumer() { return Consumer(queue_); }
+  bool try_push(Producer& token, Item item) { return queue_.try_enqueue(token, item); }
+  bool try_pop(Consumer& token, Item& item) { return queue_.try_dequeue(token, item); }
+  void push(Producer& token, Item item) { (void)queue_.enqueue(token, item); }
+  void pop(Consumer& token, Item& item) { queue_.wait_dequeue(token, item); }
+
+ private:
+  Queue queue_;
+};
+
+// The same queue made bounded the way moodycamel suggests: a LightweightSemaphore counts
+// the free slots; push waits on it (spinning, then parking), pop signals it.
+class MoodycamelBoundedQueue {
+ public:
+  static constexpr std::string_view name = "moodycamel_bounded";
+  using Queue = moodycamel::BlockingConcurrentQueue<Item>;
+  using Producer = moodycamel::ProducerToken;
+  using Consumer = moodycamel::ConsumerToken;
+  explicit MoodycamelBoundedQueue(std::size_t capacity)
+      : queue_(capacity), free_slots_(static_cast<moodycamel::LightweightSemaphore::ssize_t>(capacity)) {}
+  Producer producer() { return Producer(queue_); }
+  Consumer consumer() { return Consumer(queue_); }
+  bool try_push(Producer& token, Item item) {
+    if (!free_slots_.tryWait()) return false;
+    (void)queue_.enqueue(token, item);
+    return true;
+  }
+  bool try_pop(Consumer& token, Item& item) {
+    if (!queue_.try_dequeue(token, item)) return false;
+    free_slots_.signal();
+    return true;
+  }
+  void push(Producer& token, Item item) {
+    while (!free_slots_.wait()) {
+    }
+    (void)queue_.enqueue(token, item);
+  }
+  void pop(Consumer& token, Item& item) {
+    queue_.wait_dequeue(token, item);
+    free_slots_.signal();
+  }
+
+ private:
+  Queue queue_;
+  moodycamel::LightweightSemaphore free_slots_;
+};
+#endif
+
+#if FEV_BENCH_HAVE_BOOST_LOCKFREE
+class BoostLockfreeQueue {
+ public:
+  static constexpr std::string_view name = "boost_lockfree";
+  using Producer = NoToken;
+  using Consumer = NoToken;
+  explicit BoostLockfreeQueue(std::size_t capacity) : queue_(capacity) {}
+  Producer producer() { return {}; }
+  Consumer consumer() { return {}; }
+  bool try_push(Producer&, Item item) { return queue_.bounded_push(item); }
+  bool try_pop(Consumer&, Item& item) { return queue_.pop(item); }
+  void push(Producer&, Item item) {
+    spin_then_yield([&] { return queue_.bounded_push(item); });
+  }
+  void pop(Consumer&, Item& item) {
+    spin_then_yield([&] { return queue_.pop(item); });
+  }
+
+ private:
+  template <class Attempt>
+  static void spin_then_yield(Attempt&& attempt) {
+    for (int round = 0; !attempt(); ++round) {
+      if (round < 64) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+      } else {
+        std::this_thread::yield();
+      }
+    }
+  }
+
+  boost::lockfree::queue<Item, boost::lockfree::fixed_sized<true>> queue_;
+};
+#endif
+
+}  // namespace fev_bench
