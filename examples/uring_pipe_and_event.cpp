@@ -114,9 +114,15 @@ int main() {
         io_uring_submit(&ring);
       }
     } else if (tag == kDone) {
-      if (native && !fev::UringEventWaiter::fired(res)) {
-        (void)waiter.arm(done, kDone);  // an error or a cancel: wait again
-        continue;
+      if (native) {
+        // Every CQE of the waiter's request goes through complete(): it tells a set()
+        // from a late wake of an earlier one (which it re-arms by itself).
+        const fev::UringWake wake = waiter.complete(res);
+        if (wake == fev::UringWake::rearmed) continue;  // no set() yet: still waiting
+        if (wake == fev::UringWake::ended) {
+          (void)waiter.arm(done, kDone);  // an error: wait again
+          continue;
+        }
       }
       std::printf("the event fired (is_set: %s)\n", done.is_set() ? "yes" : "no");
       finished = true;

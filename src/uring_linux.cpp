@@ -193,30 +193,59 @@ namespace detail {
 
 void force_uring_unsupported(bool on) noexcept { forced_unsupported.store(on, std::memory_order_relaxed); }
 
-UringArm uring_arm(io_uring* ring, std::atomic<std::uint32_t>& word, bool shared_wake, std::uint64_t user_data,
-                   bool submit) noexcept {
+UringArm uring_arm(io_uring* ring, UringRequest& request, std::atomic<std::uint32_t>& word, bool shared_wake,
+                   std::uint64_t user_data, bool submit) noexcept {
+  if (request.in_flight) return UringArm::busy;
   if (forced_unsupported.load(std::memory_order_relaxed)) return UringArm::unsupported;
   const UringFutexMode mode = uring_futex_mode(shared_wake);
   if (mode == UringFutexMode::unsupported) return UringArm::unsupported;
-  if (mode == UringFutexMode::private_futex && !ensure_private_futex_hash()) return UringArm::unsupported;
+  const bool private_futex = mode == UringFutexMode::private_futex;
+  if (private_futex && !ensure_private_futex_hash()) return UringArm::unsupported;
   // Take the SQE first: a full queue must not leave a parked bit for nothing.
   io_uring_sqe* sqe = io_uring_get_sqe(ring);
   if (sqe == nullptr) return UringArm::sq_full;
   // acquire: pairs with set()'s release (an event set now completes through the NOP).
   const std::uint32_t entry = word.load(std::memory_order_acquire);
   std::uint32_t seen = entry;
-  if (EventAccess::announce_parked(word, entry, seen)) {
+  const bool parked = EventAccess::announce_parked(word, entry, seen);
+  if (parked) {
     // The next set() sees the parked bit and wakes the word; a set() before the kernel
     // arms the request changes the word, and the request completes with -EAGAIN.
-    prep_futex_wait(sqe, word, seen, mode == UringFutexMode::private_futex, user_data);
+    prep_futex_wait(sqe, word, seen, private_futex, user_data);
   } else {
     // Set already: complete at once, with the same single CQE.
     io_uring_prep_nop(sqe);
     io_uring_sqe_set_data64(sqe, user_data);
   }
+  request = UringRequest{&word, user_data, entry, private_futex, !parked, true};
   // A failed submit leaves the SQE queued for the caller's next one (see UringArm).
   if (submit) (void)io_uring_submit(ring);
   return UringArm::armed;
+}
+
+UringWake uring_complete(io_uring* ring, UringRequest& request, std::int32_t res) noexcept {
+  if (!request.in_flight) return UringWake::ended;
+  request.in_flight = false;
+  // 0: a futex wake (or the NOP); -EAGAIN: the word was not the armed value when the
+  // kernel armed the request. Neither says who changed or woke the word. Anything else
+  // (-ECANCELED after cancel(), an error) ends the wait.
+  if (res != 0 && res != -EAGAIN) return UringWake::ended;
+  if (request.released_at_arm) return UringWake::fired;
+  // acquire: pairs with set()'s release, directly or through the RMWs that follow it
+  // (clear(), a parking CAS), so a `fired` answer orders what the setter wrote before.
+  std::uint32_t seen = request.word->load(std::memory_order_acquire);
+  if (EventAccess::released(request.entry, seen)) return UringWake::fired;
+  // A stale wake: a set() counted by an earlier arm() waking late, or a word change that
+  // is no set(). Wait again on the same `entry`, so a set() since arm() is still seen.
+  if (!EventAccess::announce_parked(*request.word, request.entry, seen)) return UringWake::fired;
+  // Announced before taking the SQE: without one, the parked bit only costs the next
+  // set() an empty wake, while a taken SQE could not be handed back.
+  io_uring_sqe* sqe = io_uring_get_sqe(ring);
+  if (sqe == nullptr) return UringWake::ended;
+  prep_futex_wait(sqe, *request.word, seen, request.private_futex, request.user_data);
+  request.in_flight = true;
+  (void)io_uring_submit(ring);  // as arm(): a failed submit leaves the SQE for the next one
+  return UringWake::rearmed;
 }
 
 }  // namespace detail

@@ -7,6 +7,7 @@
 
 #include <liburing.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@
 #include <climits>
 #include <cstdio>
 #include <cstring>
+#include <new>
 #include <optional>
 #include <string>
 #include <thread>
@@ -25,6 +27,7 @@
 #include "fev/event.hpp"
 #include "fev/event_access.hpp"
 #include "fev/shared.hpp"
+#include "child_process.hpp"
 #include "futex_wake_hold.hpp"
 #include "test_backends.hpp"
 
@@ -64,7 +67,7 @@ struct Completion {
 };
 
 class Uring : public ::testing::Test {
- protected:
+ public:
   void SetUp() override {
     const int error = io_uring_queue_init(16, &ring_, 0);
     if (error < 0) GTEST_SKIP() << "io_uring unavailable here: io_uring_queue_init: " << std::strerror(-error);
@@ -75,6 +78,8 @@ class Uring : public ::testing::Test {
     if (ready_) io_uring_queue_exit(&ring_);
   }
 
+
+  io_uring& ring() { return ring_; }
 
   // The next CQE within `limit`, or nullopt.
   std::optional<Completion> next(std::chrono::milliseconds limit = 10s) {
@@ -93,6 +98,7 @@ class Uring : public ::testing::Test {
     return completion;
   }
 
+ protected:
   io_uring ring_{};
   bool ready_ = false;
 };
@@ -116,7 +122,7 @@ TEST_F(Uring, ArmOnASetEventCompletesAtOnce) {
   const auto completion = next();
   ASSERT_TRUE(completion);
   EXPECT_EQ(completion->user_data, 7u);
-  EXPECT_TRUE(fev::UringEventWaiter::fired(completion->res)) << completion->res;
+  EXPECT_EQ(waiter.complete(completion->res), fev::UringWake::fired) << completion->res;
   EXPECT_FALSE(parked(event)) << "no parked bit on a set event";
 }
 
@@ -133,7 +139,7 @@ TEST_F(Uring, SetFromAnotherThreadCompletesTheArmedWait) {
   ASSERT_TRUE(completion) << "set() did not complete the armed request";
   EXPECT_EQ(completion->user_data, 42u);
   EXPECT_EQ(completion->res, 0);
-  EXPECT_TRUE(fev::UringEventWaiter::fired(completion->res));
+  EXPECT_EQ(waiter.complete(completion->res), fev::UringWake::fired);
   EXPECT_TRUE(event.is_set());
 }
 
@@ -156,7 +162,7 @@ TEST_F(Uring, ArmedWaitSurvivesTheFirstThreadOfAForkedChild) {
     __kernel_timespec timeout{5, 0};
     io_uring_cqe* cqe = nullptr;
     if (io_uring_wait_cqe_timeout(&ring, &cqe, &timeout) != 0) _exit(4);  // stranded
-    _exit(cqe->user_data == 3 && fev::UringEventWaiter::fired(cqe->res) ? 0 : 5);
+    _exit(cqe->user_data == 3 && waiter.complete(cqe->res) == fev::UringWake::fired ? 0 : 5);
   }
   int status = 0;
   const auto deadline = Clock::now() + 30s;
@@ -182,7 +188,7 @@ TEST_F(Uring, SetThenClearStillFires) {
   event.clear();
   const auto completion = next();
   ASSERT_TRUE(completion);
-  EXPECT_TRUE(fev::UringEventWaiter::fired(completion->res)) << completion->res;
+  EXPECT_EQ(waiter.complete(completion->res), fev::UringWake::fired) << completion->res;
   EXPECT_FALSE(event.is_set());
 }
 
@@ -200,7 +206,7 @@ TEST_F(Uring, SetBetweenPrepareAndSubmitFiresWithEagain) {
   const auto completion = next();
   ASSERT_TRUE(completion);
   EXPECT_EQ(completion->res, -EAGAIN);
-  EXPECT_TRUE(fev::UringEventWaiter::fired(completion->res));
+  EXPECT_EQ(waiter.complete(completion->res), fev::UringWake::fired);
 }
 
 TEST_F(Uring, CancelEndsTheArmedWait) {
@@ -215,7 +221,7 @@ TEST_F(Uring, CancelEndsTheArmedWait) {
     ASSERT_TRUE(completion);
     if (completion->user_data == 10) {
       EXPECT_EQ(completion->res, -ECANCELED);
-      EXPECT_FALSE(fev::UringEventWaiter::fired(completion->res));
+      EXPECT_EQ(waiter.complete(completion->res), fev::UringWake::ended);
       wait_done = true;
     } else {
       EXPECT_EQ(completion->user_data, 11u);
@@ -256,7 +262,7 @@ TEST_F(Uring, PipeReadAndEventInOneRing) {
       read_done = true;
     } else {
       EXPECT_EQ(completion->user_data, 200u);
-      EXPECT_TRUE(fev::UringEventWaiter::fired(completion->res));
+      EXPECT_EQ(waiter.complete(completion->res), fev::UringWake::fired);
       event_done = true;
     }
   }
@@ -285,15 +291,19 @@ TEST_F(Uring, RearmLoopLosesNoWakeup) {
   int fired = 0;
   for (int round = 0; round < kRounds; ++round) {
     ASSERT_EQ(waiter.arm(event, static_cast<std::uint64_t>(round)), fev::UringArm::armed);
-    const auto completion = next();
-    if (!completion) {
-      stop = true;
-      ack.set();
-      setter.join();
-      FAIL() << "round " << round << ": no completion within 10 s";
+    fev::UringWake wake = fev::UringWake::rearmed;
+    while (wake == fev::UringWake::rearmed) {  // a late wake of the previous round's set()
+      const auto completion = next();
+      if (!completion) {
+        stop = true;
+        ack.set();
+        setter.join();
+        FAIL() << "round " << round << ": no completion within 10 s";
+      }
+      EXPECT_EQ(completion->user_data, static_cast<std::uint64_t>(round));
+      wake = waiter.complete(completion->res);
+      ASSERT_NE(wake, fev::UringWake::ended) << completion->res;
     }
-    EXPECT_EQ(completion->user_data, static_cast<std::uint64_t>(round));
-    ASSERT_TRUE(fev::UringEventWaiter::fired(completion->res)) << completion->res;
     ++fired;
     event.clear();
     ack.set();
@@ -303,51 +313,190 @@ TEST_F(Uring, RearmLoopLosesNoWakeup) {
 }
 
 // A set() held between its CAS and its futex wake (a seccomp filter holds the wake):
-// request #1 sees the CAS's new word and fires with -EAGAIN; the loop clears and arms #2;
-// then the held wake runs and completes #2 with 0. No set() happened since arm #2, so
-// #2 must not count as fired.
+// the first request, prepared before the set() and submitted now, completes with
+// -EAGAIN and fires; the loop clears and arms a second request; then the held wake runs
+// and completes the second one with 0. No set() happened since that arm().
+// `hold` holds the setter's wake; the first request is prepared with user_data 1.
+// Returns the second request's CQE (user_data 2), the one the late wake completed.
+template <class AnyEvent>
+std::optional<Completion> late_wake_on_second_arm(Uring& test, fev::UringEventWaiter& waiter, AnyEvent& event,
+                                                  fev::testing::FutexWakeHold& hold) {
+  if (!hold.wait_held(10s)) {
+    ADD_FAILURE() << "set() did not reach its futex wake";
+    return std::nullopt;
+  }
+  EXPECT_TRUE(event.is_set()) << "the setter is past its CAS";
+  EXPECT_EQ(io_uring_submit(&test.ring()), 1);
+  const auto first = test.next();
+  if (!first) {
+    ADD_FAILURE() << "no CQE for the first request";
+    return std::nullopt;
+  }
+  EXPECT_EQ(first->user_data, 1u);
+  EXPECT_EQ(first->res, -EAGAIN) << "the word changed before the first request was armed";
+  EXPECT_EQ(waiter.complete(first->res), fev::UringWake::fired);
+
+  event.clear();
+  EXPECT_EQ(waiter.arm(event, 2), fev::UringArm::armed);
+  EXPECT_FALSE(test.next(30ms)) << "the second request waits: nothing set the event since it was armed";
+  EXPECT_TRUE(hold.release());  // the late wake runs now
+  const auto late = test.next();
+  EXPECT_TRUE(late) << "the late wake did not complete the second request";
+  if (late) {
+    EXPECT_EQ(late->user_data, 2u);
+  }
+  return late;
+}
+
+// The setter: a thread of this process, whose futex wakes on the word are held.
+class HeldSetterThread {
+ public:
+  explicit HeldSetterThread(fev::Event& event) {
+    thread_ = std::thread([this, &event] {
+      const int fd = fev::testing::hold_futex_wakes_on(&fev::detail::EventAccess::word(event));
+      listener_.store(fd, std::memory_order_release);
+      if (fd >= 0) event.set();  // the CAS, then the wake, which the filter holds
+    });
+    // release/acquire: hands the fd over; a plain atomic, so no futex wake is involved.
+    (void)eventually([&] { return listener_.load(std::memory_order_acquire) != kNotYet; });
+  }
+  HeldSetterThread(const HeldSetterThread&) = delete;
+  HeldSetterThread& operator=(const HeldSetterThread&) = delete;
+  // The hold is destroyed first (declared later): a still-held wake fails, join never hangs.
+  ~HeldSetterThread() { thread_.join(); }
+  // The listener fd, or -errno when no filter could be installed (then nothing was set).
+  int listener() const { return listener_.load(std::memory_order_acquire); }
+
+ private:
+  static constexpr int kNotYet = INT_MIN;
+  std::atomic<int> listener_{kNotYet};
+  std::thread thread_;
+};
+
+#define REQUIRE_LISTENER(fd)                                                                           \
+  do {                                                                                                  \
+    if ((fd) < 0) GTEST_SKIP() << "no seccomp user notification here: " << std::strerror(-(fd));      \
+  } while (false)
+
 TEST_F(Uring, LateWakeOfAnEarlierSetDoesNotFireTheNextArm) {
   REQUIRE_FUTEX_OP(false);
   fev::Event event;
   fev::UringEventWaiter waiter(ring_);
-  // #1 stays queued: the kernel compares the word only when it is submitted.
+  // The first request stays queued: the kernel compares the word only when it arms it.
   ASSERT_EQ(waiter.prepare(event, 1), fev::UringArm::armed);
-  constexpr int kNotYet = INT_MIN;
-  std::atomic<int> listener{kNotYet};  // release/acquire: hands the fd over, nothing else
-  std::thread setter([&] {
-    const int fd = fev::testing::hold_futex_wakes_on(&fev::detail::EventAccess::word(event));
-    listener.store(fd, std::memory_order_release);
-    if (fd >= 0) event.set();  // the CAS, then the wake, which the filter holds
-  });
-  ASSERT_TRUE(eventually([&] { return listener.load(std::memory_order_acquire) != kNotYet; }));
-  const int fd = listener.load(std::memory_order_acquire);
-  if (fd < 0) {
-    setter.join();
-    GTEST_SKIP() << "no seccomp user notification here: " << std::strerror(-fd);
-  }
-  struct JoinAfterRelease {  // closing the listener lets a still-held wake fail: join never hangs
-    std::thread& thread;
-    ~JoinAfterRelease() { thread.join(); }
-  } join_setter{setter};
-  fev::testing::FutexWakeHold hold(fd);
-  ASSERT_TRUE(hold.wait_held(10s)) << "set() did not reach its futex wake";
-  ASSERT_TRUE(event.is_set()) << "the setter is past its CAS";
+  HeldSetterThread setter(event);
+  REQUIRE_LISTENER(setter.listener());
+  fev::testing::FutexWakeHold hold(setter.listener());
+  const auto late = late_wake_on_second_arm(*this, waiter, event, hold);
+  ASSERT_TRUE(late);
+  EXPECT_EQ(late->res, 0);
+  EXPECT_EQ(waiter.complete(late->res), fev::UringWake::rearmed)
+      << "a late wake counted as a set(); is_set() " << event.is_set();
+  EXPECT_TRUE(waiter.in_flight());
+  EXPECT_FALSE(next(30ms)) << "re-armed: still waiting for a set()";
+  event.set();
+  const auto fired = next();
+  ASSERT_TRUE(fired) << "the set() after the re-arm did not complete it";
+  EXPECT_EQ(fired->user_data, 2u);
+  EXPECT_EQ(waiter.complete(fired->res), fev::UringWake::fired);
+}
 
-  ASSERT_EQ(io_uring_submit(&ring_), 1);
-  const auto first = next();
-  ASSERT_TRUE(first);
-  EXPECT_EQ(first->user_data, 1u);
-  EXPECT_EQ(first->res, -EAGAIN) << "the word changed before #1 was armed";
-  EXPECT_TRUE(fev::UringEventWaiter::fired(first->res));
-
+// The same late wake, but a set() and clear() come between it and complete(): the
+// waiter was released since arm(), so complete() says fired (and queues nothing).
+TEST_F(Uring, SetBetweenALateWakeAndCompleteFires) {
+  REQUIRE_FUTEX_OP(false);
+  fev::Event event;
+  fev::UringEventWaiter waiter(ring_);
+  ASSERT_EQ(waiter.prepare(event, 1), fev::UringArm::armed);
+  HeldSetterThread setter(event);
+  REQUIRE_LISTENER(setter.listener());
+  fev::testing::FutexWakeHold hold(setter.listener());
+  const auto late = late_wake_on_second_arm(*this, waiter, event, hold);
+  ASSERT_TRUE(late);
+  event.set();
   event.clear();
-  ASSERT_EQ(waiter.arm(event, 2), fev::UringArm::armed);
-  EXPECT_FALSE(next(30ms)) << "#2 waits: nothing set the event since it was armed";
-  ASSERT_TRUE(hold.release());  // the late wake runs now
-  const auto late = next(200ms);
-  const bool fired_by_late_wake = late && fev::UringEventWaiter::fired(late->res);
-  EXPECT_FALSE(fired_by_late_wake) << "#2 reported fired (res " << (late ? late->res : 1)
-                                   << ") with is_set() " << event.is_set() << " and no set() since it was armed";
+  EXPECT_EQ(waiter.complete(late->res), fev::UringWake::fired);
+  EXPECT_FALSE(waiter.in_flight());
+  EXPECT_EQ(io_uring_sq_ready(&ring_), 0u) << "nothing re-armed";
+  EXPECT_FALSE(next(20ms));
+}
+
+// A SharedEvent set by another process whose wake is held: the process-shared futex
+// path (no FUTEX2_PRIVATE) gets the same answer. The child installs the filter; the
+// parent takes the listener from it with pidfd_getfd, and the child closes its own copy
+// so that the parent's is the only one (closing it then frees a held wake).
+TEST_F(Uring, LateWakeFromAnotherProcessDoesNotFireTheNextArm) {
+  REQUIRE_FUTEX_OP(true);
+  fev::SharedRegion region = fev::SharedRegion::anonymous(4096);
+  auto* event = fev::construct_shared<fev::SharedEvent>(region);
+  auto* child_listener = new (region.allocate(sizeof(std::atomic<int>), alignof(std::atomic<int>)))
+      std::atomic<int>(INT_MIN);
+  auto* taken = new (region.allocate(sizeof(std::atomic<bool>), alignof(std::atomic<bool>))) std::atomic<bool>(false);
+  fev::UringEventWaiter waiter(ring_);
+  ASSERT_EQ(waiter.prepare(*event, 1), fev::UringArm::armed);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    const int fd = fev::testing::hold_futex_wakes_on(&fev::detail::EventAccess::word(*event));
+    // release/acquire: hand the fd number over and back; plain atomics, no futex wakes.
+    child_listener->store(fd, std::memory_order_release);
+    if (fd < 0) _exit(0);
+    for (int i = 0; i < 30000 && !taken->load(std::memory_order_acquire); ++i) usleep(1000);
+    close(fd);
+    event->set();  // the CAS, then the wake, which the filter holds
+    _exit(0);
+  }
+  struct Reap {
+    pid_t pid;
+    ~Reap() { EXPECT_TRUE(fev::testing::exited_ok(fev::testing::reap(pid, 30s))); }
+  } reap_child{child};
+  ASSERT_TRUE(eventually([&] { return child_listener->load(std::memory_order_acquire) != INT_MIN; }));
+  const int child_fd = child_listener->load(std::memory_order_acquire);
+  REQUIRE_LISTENER(child_fd);
+  const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, child, 0));
+  const int listener = pidfd < 0 ? -1 : static_cast<int>(syscall(SYS_pidfd_getfd, pidfd, child_fd, 0));
+  if (pidfd >= 0) close(pidfd);
+  if (listener < 0) {
+    kill(child, SIGKILL);
+    GTEST_SKIP() << "pidfd_getfd refused here: " << std::strerror(errno);
+  }
+  fev::testing::FutexWakeHold hold(listener);
+  taken->store(true, std::memory_order_release);
+  const auto late = late_wake_on_second_arm(*this, waiter, *event, hold);
+  ASSERT_TRUE(late);
+  EXPECT_EQ(waiter.complete(late->res), fev::UringWake::rearmed) << "a late wake counted as a set()";
+  event->set();
+  const auto fired = next();
+  ASSERT_TRUE(fired);
+  EXPECT_EQ(waiter.complete(fired->res), fev::UringWake::fired);
+}
+
+TEST_F(Uring, OneRequestPerWaiter) {
+  REQUIRE_FUTEX_OP(false);
+  fev::Event event, other;
+  fev::UringEventWaiter waiter(ring_);
+  EXPECT_EQ(waiter.complete(0), fev::UringWake::ended) << "nothing armed yet";
+  ASSERT_EQ(waiter.arm(event, 1), fev::UringArm::armed);
+  EXPECT_TRUE(waiter.in_flight());
+  EXPECT_EQ(waiter.arm(other, 2), fev::UringArm::busy);
+  EXPECT_EQ(waiter.prepare(event, 1), fev::UringArm::busy);
+  EXPECT_EQ(io_uring_sq_ready(&ring_), 0u) << "busy queues nothing";
+  event.set();
+  const auto completion = next();
+  ASSERT_TRUE(completion);
+  EXPECT_EQ(completion->user_data, 1u);
+  EXPECT_EQ(waiter.complete(completion->res), fev::UringWake::fired);
+  EXPECT_FALSE(waiter.in_flight());
+  EXPECT_EQ(waiter.complete(completion->res), fev::UringWake::ended) << "one answer per CQE";
+  EXPECT_EQ(waiter.arm(other, 2), fev::UringArm::armed) << "free again after complete()";
+  ASSERT_EQ(waiter.cancel(2, 3), fev::UringArm::armed);
+  for (int i = 0; i < 2; ++i) {
+    const auto done = next();
+    ASSERT_TRUE(done);
+    if (done->user_data == 2) {
+      EXPECT_EQ(waiter.complete(done->res), fev::UringWake::ended);
+    }
+  }
 }
 
 // A SharedEvent in a shared region, set by another process, completes the ring's request.
@@ -370,7 +519,7 @@ TEST_F(Uring, SharedEventSetByAnotherProcess) {
   (void)waitpid(child, &status, 0);
   ASSERT_TRUE(completion) << "the other process's set() did not complete the request";
   EXPECT_EQ(completion->user_data, 9u);
-  EXPECT_TRUE(fev::UringEventWaiter::fired(completion->res));
+  EXPECT_EQ(waiter.complete(completion->res), fev::UringWake::fired);
   EXPECT_TRUE(event->is_set());
 }
 

@@ -1,25 +1,43 @@
 // fev/uring.hpp — wait for an fev Event inside an io_uring event loop, as one more
 // completion next to socket and file I/O, without a helper thread (Linux, liburing).
 //
-//   fev::UringEventWaiter waiter(ring);
+//   fev::UringEventWaiter waiter(ring);        // one waiter per event being waited on
 //   if (waiter.arm(event, kEventTag) == fev::UringArm::unsupported) { /* use a thread */ }
 //   io_uring_prep_read(io_uring_get_sqe(&ring), fd, buf, n, 0); ... io_uring_submit(&ring);
 //   for (;;) {
 //     io_uring_wait_cqe(&ring, &cqe);
 //     if (cqe->user_data == kEventTag) {
-//       if (fev::UringEventWaiter::fired(cqe->res)) { handle(event.is_set()); }
-//       waiter.arm(event, kEventTag);          // one CQE per arm: re-arm to keep waiting
+//       switch (waiter.complete(cqe->res)) {   // every CQE of the waiter goes through here
+//         case fev::UringWake::fired: handle(); waiter.arm(event, kEventTag); break;
+//         case fev::UringWake::rearmed: break;  // no set() since arm(): still waiting
+//         case fev::UringWake::ended: /* cancelled or an error: arm() to wait again */ break;
+//       }
 //     }
 //     io_uring_cqe_seen(&ring, cqe);
 //   }
 //
-// How: arm() does what Event::wait does before it sleeps — it sets the word's "parked"
-// bit (so the next set() calls futex wake on the word, see fev/event_access.hpp) — and
-// queues an IORING_OP_FUTEX_WAIT (Linux 6.7+) on the word's exact value. The kernel
-// compares the word when it arms the request: if a set() came in between, the request
-// completes at once with -EAGAIN; otherwise set()'s futex wake completes it with 0. No
-// lost wakeup either way. An event that is already set gets an IORING_OP_NOP instead,
-// so every successful arm() yields exactly one CQE with its user_data.
+// How: arm() does what Event::wait does before it sleeps — it reads the word (its
+// `entry` value), sets the word's "parked" bit (so the next set() calls futex wake on
+// the word, see fev/event_access.hpp) — and queues an IORING_OP_FUTEX_WAIT (Linux 6.7+)
+// on the word's exact value. The kernel compares the word when it arms the request: if
+// a set() came in between, the request completes at once with -EAGAIN; otherwise a
+// futex wake on the word completes it with 0. No lost wakeup either way. An event that
+// is already set gets an IORING_OP_NOP instead, so every successful arm() yields exactly
+// one CQE with its user_data.
+//
+// Why complete() and not just the CQE's result: neither 0 nor -EAGAIN proves that a
+// set() happened since arm(). A set() changes the word with its CAS and only then makes
+// its futex wake. While a setter is preempted in between, a first request can complete
+// with -EAGAIN (fired: the CAS happened), the loop clear() and arm a second one, and
+// then the setter's late wake completes that second request with 0, although nothing
+// set the event since it was armed. The same goes for a late wake on the address of a
+// destroyed event whose memory now holds this one, and for a change of the word that
+// is no set(). So complete() re-reads the word (acquire) and applies Event::wait's
+// "released" rule (fev/event_access.hpp) to the `entry` value arm() kept: released
+// means `fired`. Otherwise the wake was stale: complete() queues and submits the wait
+// again, with the same user_data and the same `entry`, and says `rearmed`. A set()
+// between the stale wake and that re-arm is not missed: the re-arm finds the waiter
+// released and says `fired` at once.
 //
 // Which futex flags: the io_uring request must be armed with the same futex "private"
 // flag as the wake that set() makes (FUTEX2_PRIVATE for fev::Event, whose set() wakes
@@ -40,21 +58,24 @@
 // one empty thread, once. Shared words (SharedEvent) are not affected.
 //
 // Rules for the caller:
-//  - call arm()/prepare()/cancel() from the thread that submits to the ring, as for any
-//    SQE; set()/clear() may come from any thread (or, for SharedEvent, any process).
-//  - a CQE with fired(res) true means the event counted as set since arm() (it was set
-//    then, or a set() happened, even if clear() already followed: Python's rule, as for
-//    Event::wait). Call event.is_set() (acquire) before reading what the setter
-//    published. fired(res) false: -ECANCELED after cancel(), or an error.
-//  - each CQE ends its arm(): arm again to keep waiting.
+//  - one request per waiter: arm() again only after complete() said `fired` or `ended`
+//    (arm() answers `busy` otherwise). Use one waiter per event waited on at once.
+//  - pass the result of every CQE that carries the armed user_data to complete(), and
+//    only those. Keep the waiter until then (or until the ring is torn down).
+//  - call arm()/prepare()/cancel()/complete() from the thread that submits to the ring,
+//    as for any SQE; set()/clear() may come from any thread (or, for SharedEvent, any
+//    process).
 //  - the event must outlive its armed request: cancel() and reap the CQE (or tear the
 //    ring down) before destroying the event.
+//
+// Memory ordering: everything a thread did before the set() that a `fired` answer
+// counts happens-before complete() returns `fired` (complete() and arm() read the word
+// with acquire), as for Event::wait.
 #pragma once
 
 #include "fev/cxx20.hpp"  // first: below C++20, one clear error instead of many
 
 #include <atomic>
-#include <cerrno>
 #include <cstdint>
 #include <type_traits>
 
@@ -71,6 +92,22 @@ enum class UringArm {
                 // If io_uring_submit failed (say -EBUSY), the SQE stays queued for the next submit.
   sq_full,      // no free SQE: submit or reap, then try again. Nothing queued.
   unsupported,  // this kernel/backend cannot complete a ring request on a set(). Nothing queued.
+  busy,         // this waiter's request is still in flight (its CQE has not been passed to
+                // complete()). Nothing queued.
+};
+
+// What complete() made of the CQE of a waiter's request.
+enum class UringWake {
+  fired,    // The event counted as set since arm(): it was set then, or a set() happened
+            // since, even if clear() already followed (Python's rule, as Event::wait).
+            // Nothing is armed now: arm() again to keep waiting.
+  rearmed,  // No set() since arm() (a late wake of an earlier set(), or a word change
+            // that is no set()): complete() queued and submitted the same wait again,
+            // with the same user_data. Still waiting: expect one more CQE.
+  ended,    // The request ended without the event counting as set: -ECANCELED after
+            // cancel(), another error, or no free SQE for the re-arm (res 0 or -EAGAIN
+            // then); also any call with no request in flight. Nothing is armed: arm()
+            // again to keep waiting.
 };
 
 enum class UringFutexMode {
@@ -84,9 +121,20 @@ enum class UringFutexMode {
 UringFutexMode uring_futex_mode(bool shared_wake) noexcept;
 
 namespace detail {
-// src/uring_linux.cpp: the non-template part of UringEventWaiter::prepare/arm.
-UringArm uring_arm(io_uring* ring, std::atomic<std::uint32_t>& word, bool shared_wake, std::uint64_t user_data,
-                   bool submit) noexcept;
+// What a waiter keeps about its request between arm() and complete().
+struct UringRequest {
+  std::atomic<std::uint32_t>* word = nullptr;  // the armed event's word
+  std::uint64_t user_data = 0;
+  std::uint32_t entry = 0;       // the word as arm() first read it: the waiter's generation
+  bool private_futex = false;    // armed with FUTEX2_PRIVATE (see uring_futex_mode)
+  bool released_at_arm = false;  // the event counted as set at arm(): an IORING_OP_NOP is queued
+  bool in_flight = false;        // queued, and its CQE not yet passed to complete()
+};
+
+// src/uring_linux.cpp: the non-template parts of UringEventWaiter.
+UringArm uring_arm(io_uring* ring, UringRequest& request, std::atomic<std::uint32_t>& word, bool shared_wake,
+                   std::uint64_t user_data, bool submit) noexcept;
+UringWake uring_complete(io_uring* ring, UringRequest& request, std::int32_t res) noexcept;
 // For tests: true makes arm() answer `unsupported`, as on a kernel without the futex op.
 void force_uring_unsupported(bool on) noexcept;
 }  // namespace detail
@@ -94,6 +142,9 @@ void force_uring_unsupported(bool on) noexcept;
 class UringEventWaiter {
  public:
   explicit UringEventWaiter(io_uring& ring) noexcept : ring_(&ring) {}
+  // It remembers its request: a copy would answer for a request it does not own.
+  UringEventWaiter(const UringEventWaiter&) = delete;
+  UringEventWaiter& operator=(const UringEventWaiter&) = delete;
 
   // Queues a request that completes when `event` counts as set, and submits it.
   template <class Wait>
@@ -114,17 +165,19 @@ class UringEventWaiter {
   // has a CQE of its own, with `cancel_user_data`.
   UringArm cancel(std::uint64_t user_data, std::uint64_t cancel_user_data) noexcept;
 
-  // Whether an armed request's CQE result means the event counted as set: 0 (woken by
-  // set(), or the NOP of an event set at arm time) or -EAGAIN (a set() changed the word
-  // before the kernel armed the request).
-  static constexpr bool fired(std::int32_t res) noexcept { return res == 0 || res == -EAGAIN; }
+  // Takes the result of the CQE of this waiter's request and says what it means; see
+  // UringWake. On a stale wake it re-arms (one more SQE, submitted) and says `rearmed`.
+  UringWake complete(std::int32_t res) noexcept { return detail::uring_complete(ring_, request_, res); }
+
+  // Whether a request is in flight: armed, and its CQE not yet passed to complete().
+  bool in_flight() const noexcept { return request_.in_flight; }
 
  private:
   template <class Wait>
   UringArm arm_on(BasicEvent<Wait>& event, std::uint64_t user_data, bool submit) noexcept {
     if constexpr (std::is_same_v<Wait, backend::Futex> || std::is_same_v<Wait, backend::FutexShared>) {
-      return detail::uring_arm(ring_, detail::EventAccess::word(event), std::is_same_v<Wait, backend::FutexShared>,
-                               user_data, submit);
+      return detail::uring_arm(ring_, request_, detail::EventAccess::word(event),
+                               std::is_same_v<Wait, backend::FutexShared>, user_data, submit);
     } else {
       // Other backends do not wake through futex(2): nothing the ring can wait on.
       (void)event;
@@ -135,6 +188,7 @@ class UringEventWaiter {
   }
 
   io_uring* ring_;
+  detail::UringRequest request_;
 };
 
 }  // namespace fev
