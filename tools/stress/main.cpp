@@ -4,19 +4,22 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
+#include <new>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "fev/ring.hpp"
 #include "ledger.hpp"
+#include "liveness.hpp"
 #include "options.hpp"
 
 namespace stress {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using Item = std::uint64_t;
 
 // ---- Ring hooks: chaos between atomic steps, and the deliberately broken ring. ----
@@ -42,6 +45,33 @@ struct BrokenChaosHooks : ChaosHooks {
   static constexpr bool kWakeConsumers = false;
 };
 
+// ---- The deaf consumer: consumer 0's parking wait ignores wakes. ----
+// With --deaf-consumer, consumer 0 parks on a wait that returns only when the run ends,
+// as a consumer whose every wake was lost would; the other consumers carry the items,
+// so the totals keep moving and only the per-thread watchdog can notice. When the run
+// ends (the ring is closed) the wait returns, and the run would pass without that watchdog.
+thread_local bool this_thread_is_deaf = false;
+std::atomic<bool> deaf_consumer_parked{false};  // set once consumer 0 has parked
+std::atomic<bool> deaf_wait_released{false};    // set when the run ends
+
+struct DeafConsumerWait : fev::DefaultWait {
+  static fev::WaitResult wait(const std::atomic<std::uint32_t>& word, std::uint32_t expected,
+                              fev::Deadline deadline) noexcept {
+    // relaxed (both flags): a self-test's plain signals; the ring re-reads its own
+    // state after every return from a wait, so they order nothing it relies on.
+    if (!this_thread_is_deaf || deaf_wait_released.load(std::memory_order_relaxed))
+      return fev::DefaultWait::wait(word, expected, deadline);
+    // relaxed: like a futex, return at once when the word has already moved on.
+    if (word.load(std::memory_order_relaxed) != expected) return fev::WaitResult::woken;
+    deaf_consumer_parked.store(true, std::memory_order_relaxed);
+    while (!deaf_wait_released.load(std::memory_order_relaxed)) {
+      if (deadline != fev::Deadline::max() && Clock::now() >= deadline) return fev::WaitResult::timeout;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return fev::WaitResult::woken;
+  }
+};
+
 enum class Outcome { ok, closed, gave_up };
 
 template <class Ring>
@@ -51,7 +81,8 @@ class Run {
       : options_(options),
         ring_(options.capacity),
         ledger_(options.producers, options.max_items),
-        pushed_(static_cast<std::size_t>(options.producers)) {}
+        pushed_(static_cast<std::size_t>(options.producers)),
+        liveness_(static_cast<std::size_t>(options.producers + options.consumers)) {}
 
   // Returns an empty string on success, else what went wrong.
   std::string execute() {
@@ -76,6 +107,18 @@ class Run {
     return total;
   }
   std::uint64_t total_popped() const { return popped_.load(std::memory_order_relaxed); }
+  // Ring calls by the producers (first) or the consumers.
+  std::uint64_t total_calls(Role role) const {
+    std::uint64_t total = 0;
+    const std::size_t producers = static_cast<std::size_t>(options_.producers);
+    for (std::size_t i = 0; i < liveness_.size(); ++i) {
+      if ((i < producers) == (role == Role::producer)) total += liveness_[i].calls();
+    }
+    return total;
+  }
+  std::uint64_t total_calls() const { return total_calls(Role::producer) + total_calls(Role::consumer); }
+  // True when a --min-ops run stopped at --max-seconds before making that many calls.
+  bool stopped_short() const { return stopped_short_; }
   double seconds() const { return std::chrono::duration<double>(elapsed_).count(); }
 
  private:
@@ -88,10 +131,24 @@ class Run {
     return static_cast<Mode>(rng() % 3);  // try, blocking, timed
   }
 
-  Outcome push_one(Item item, std::mt19937_64& rng) {
-    switch (pick(rng)) {
+  static CallKind kind_of(Mode mode) {
+    return mode == Mode::try_ops ? CallKind::try_loop : mode == Mode::timed ? CallKind::timed_loop : CallKind::blocking;
+  }
+
+  Outcome push_one(Item item, std::mt19937_64& rng, ThreadLiveness& me) {
+    const Mode mode = pick(rng);
+    me.enter(kind_of(mode));
+    const Outcome outcome = push_in_mode(mode, item, rng, me);
+    me.leave();
+    return outcome;
+  }
+
+  Outcome push_in_mode(Mode mode, Item item, std::mt19937_64& rng, ThreadLiveness& me) {
+    switch (mode) {
       case Mode::try_ops:
-        while (!ring_.try_push(item)) {
+        for (;;) {
+          me.count_call();
+          if (ring_.try_push(item)) break;
           if (ring_.closed()) return Outcome::closed;
           if (stop_.load(std::memory_order_relaxed)) return Outcome::gave_up;
           std::this_thread::yield();
@@ -100,6 +157,7 @@ class Run {
       case Mode::timed:
         for (;;) {
           const auto timeout = std::chrono::microseconds(rng() % 2000);
+          me.count_call();
           switch (ring_.push_for(item, timeout)) {
             case fev::Status::ok: return Outcome::ok;
             case fev::Status::closed: return Outcome::closed;
@@ -109,16 +167,28 @@ class Run {
           }
         }
       default:
+        me.count_call();
         return ring_.push(Item(item)) ? Outcome::ok : Outcome::closed;
     }
   }
 
   // Returns false when the ring is closed and drained.
-  bool pop_one(Item& item, std::mt19937_64& rng) {
-    switch (pick(rng)) {
+  bool pop_one(Item& item, std::mt19937_64& rng, ThreadLiveness& me) {
+    const Mode mode = pick(rng);
+    me.enter(kind_of(mode));
+    const bool popped = pop_in_mode(mode, item, rng, me);
+    me.leave();
+    return popped;
+  }
+
+  bool pop_in_mode(Mode mode, Item& item, std::mt19937_64& rng, ThreadLiveness& me) {
+    switch (mode) {
       case Mode::try_ops:
-        while (!ring_.try_pop(item)) {
+        for (;;) {
+          me.count_call();
+          if (ring_.try_pop(item)) break;
           // A zero timeout tries once more and tells "closed and drained" from "empty".
+          me.count_call();
           const fev::Status status = ring_.pop_for(item, std::chrono::nanoseconds(0));
           if (status == fev::Status::ok) return true;
           if (status == fev::Status::closed) return false;
@@ -127,6 +197,7 @@ class Run {
         return true;
       case Mode::timed:
         for (;;) {
+          me.count_call();
           switch (ring_.pop_for(item, std::chrono::microseconds(rng() % 2000))) {
             case fev::Status::ok: return true;
             case fev::Status::closed: return false;
@@ -134,6 +205,7 @@ class Run {
           }
         }
       default:
+        me.count_call();
         return ring_.pop(item);
     }
   }
@@ -141,10 +213,12 @@ class Run {
   void produce(int producer) {
     auto rng = rng_for(1, producer);
     std::atomic<std::uint64_t>& pushed = pushed_[static_cast<std::size_t>(producer)];
+    ThreadLiveness& me = liveness_[static_cast<std::size_t>(producer)];
+    if (options_.deaf_consumer) wait_for_the_deaf_consumer();
     const std::uint64_t limit = options_.max_items;
     for (std::uint64_t sequence = 0; sequence < limit; ++sequence) {
       if (options_.items == 0 && stop_.load(std::memory_order_relaxed)) break;
-      if (push_one(make_item(producer, sequence), rng) != Outcome::ok) break;
+      if (push_one(make_item(producer, sequence), rng, me) != Outcome::ok) break;
       pushed.store(sequence + 1, std::memory_order_relaxed);  // read by the watchdog and verify
     }
     if (producers_done_.fetch_add(1) + 1 == options_.producers) ring_.close();  // last one out closes
@@ -153,13 +227,31 @@ class Run {
   void consume(int consumer) {
     auto rng = rng_for(2, consumer);
     OrderCheck order(options_.producers);
+    ThreadLiveness& me = liveness_[static_cast<std::size_t>(options_.producers + consumer)];
+    this_thread_is_deaf = options_.deaf_consumer && consumer == 0;
     Item item = 0;
-    while (pop_one(item, rng)) {
+    while (pop_one(item, rng, me)) {
       ledger_.record_pop(item);
       if (!order.accept(item)) fifo_violations_.fetch_add(1);
       popped_.fetch_add(1, std::memory_order_relaxed);
+      if (options_.pop_delay_us != 0) std::this_thread::sleep_for(std::chrono::microseconds(options_.pop_delay_us));
     }
     consumers_done_.fetch_add(1);
+  }
+
+  // --deaf-consumer: producers start once consumer 0 has parked on the empty ring.
+  void wait_for_the_deaf_consumer() {
+    const auto give_up = Clock::now() + std::chrono::seconds(10);
+    // relaxed: a start signal only; the ring orders the items.
+    while (!deaf_consumer_parked.load(std::memory_order_relaxed)) {
+      if (Clock::now() > give_up) {
+        // Without a parked consumer 0 the self-test would test nothing: never count it as caught.
+        std::printf("self-test FAILED: consumer 0 never parked on the empty ring in 10 s\n");
+        std::fflush(stdout);
+        std::_Exit(1);
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
   }
 
   void close_early() {
@@ -171,36 +263,70 @@ class Run {
     ring_.close();
   }
 
-  // Prints progress, stops --seconds runs, and fails the run when nothing moves.
+  // What the watchdog reports about the ring when it fails a run.
+  std::string ring_state() const {
+    const auto snap = ring_.snapshot();
+    char text[256];
+    std::snprintf(text, sizeof text,
+                  "pushed %" PRIu64 ", popped %" PRIu64 "; ring head %zu tail %zu closed %d not_empty 0x%x "
+                  "not_full 0x%x; producers done %d/%d, consumers done %d/%d",
+                  total_pushed(), total_popped(), snap.head, snap.tail, int(snap.closed), snap.not_empty,
+                  snap.not_full, producers_done_.load(), options_.producers, consumers_done_.load(),
+                  options_.consumers);
+    return text;
+  }
+
+  // Ends a --seconds run once both its time and its --min-ops are reached, or at
+  // --max-seconds.
+  void stop_when_due(Clock::duration elapsed) {
+    if (options_.items != 0 || stop_.load(std::memory_order_relaxed)) return;
+    const bool time_done = elapsed >= std::chrono::duration<double>(options_.seconds);
+    const bool ops_done = total_calls() >= options_.min_ops;
+    const bool hard_cap = elapsed >= std::chrono::duration<double>(options_.max_seconds);
+    if (!((time_done && ops_done) || hard_cap)) return;
+    stopped_short_ = !ops_done;
+    stop_.store(true);
+  }
+
+  // Prints progress, stops --seconds runs, and fails the run when nothing moves or when
+  // one thread stays blocked while there is work for it (StallDetector).
   std::string watch(Clock::time_point start) {
+    const auto sample_every = std::chrono::milliseconds(5);
+    const auto stall_limit = std::chrono::duration_cast<Clock::duration>(
+        std::chrono::duration<double>(options_.stall_seconds));
+    StallDetector detector(liveness_, options_.producers, stall_limit);
     auto last_progress_print = start;
     auto last_move = start;
     std::uint64_t last_total = ~std::uint64_t{0};
     for (;;) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      std::this_thread::sleep_for(sample_every);
       const auto now = Clock::now();
-      if (options_.items == 0 && now - start >= std::chrono::duration<double>(options_.seconds)) stop_.store(true);
+      stop_when_due(now - start);
+      // The deaf consumer is rescued when the ring closes, as a parked consumer is by
+      // close()'s wake. relaxed: a self-test's signal (see DeafConsumerWait).
+      if (ring_.closed()) deaf_wait_released.store(true, std::memory_order_relaxed);
       if (consumers_done_.load() == options_.consumers && producers_done_.load() == options_.producers) return {};
+
+      const std::size_t in_ring = ring_.size();
+      const RingSample sample{now, in_ring > 0, in_ring < options_.capacity && !ring_.closed()};
+      if (const auto stalled = detector.observe(sample)) {
+        return "stall: " + describe(*stalled) + " (" + ring_state() + ")";
+      }
+
       const std::uint64_t total = total_pushed() + total_popped();
       if (total != last_total) {
         last_total = total;
         last_move = now;
-      } else if (now - last_move >= std::chrono::duration<double>(options_.stall_seconds)) {
-        const auto snap = ring_.snapshot();
-        char report[512];
-        std::snprintf(report, sizeof report,
-                      "stall: nothing moved for %.1f s with work pending (pushed %" PRIu64 ", popped %" PRIu64
-                      "; ring head %zu tail %zu closed %d not_empty 0x%x not_full 0x%x; producers done %d/%d, "
-                      "consumers done %d/%d)",
-                      options_.stall_seconds, total_pushed(), total_popped(), snap.head, snap.tail,
-                      int(snap.closed), snap.not_empty, snap.not_full, producers_done_.load(), options_.producers,
-                      consumers_done_.load(), options_.consumers);
-        return report;
+      } else if (now - last_move >= stall_limit) {
+        char text[128];
+        std::snprintf(text, sizeof text, "stall: nothing moved for %.1f s with work pending (", options_.stall_seconds);
+        return text + ring_state() + ")";
       }
       if (now - last_progress_print >= std::chrono::duration<double>(options_.progress_seconds)) {
         last_progress_print = now;
-        std::printf("  %.1f s: pushed %" PRIu64 ", popped %" PRIu64 ", in ring %zu\n",
-                    std::chrono::duration<double>(now - start).count(), total_pushed(), total_popped(), ring_.size());
+        std::printf("  %.1f s: pushed %" PRIu64 ", popped %" PRIu64 ", in ring %zu, ring calls %" PRIu64 "\n",
+                    std::chrono::duration<double>(now - start).count(), total_pushed(), total_popped(), in_ring,
+                    total_calls());
         std::fflush(stdout);
       }
     }
@@ -228,28 +354,51 @@ class Run {
   std::atomic<int> producers_done_{0};
   std::atomic<int> consumers_done_{0};
   std::atomic<bool> stop_{false};
+  std::vector<ThreadLiveness> liveness_;  // producers first, then consumers
+  bool stopped_short_ = false;            // watchdog thread only, read after join
   Clock::duration elapsed_{};
   std::vector<std::thread> threads_;
 };
 
-template <class Hooks>
+// Builds the run (the ring and the ledger); a capacity that does not fit in memory or
+// that the ring refuses is an error in the arguments, reported like one.
+template <class Ring>
+std::unique_ptr<Run<Ring>> make_run(const Options& options) {
+  try {
+    return std::make_unique<Run<Ring>>(options);
+  } catch (const std::bad_alloc&) {
+    reject("not enough memory for a ring of capacity " + std::to_string(options.capacity) + " (" +
+           std::to_string(Ring::storage_bytes(options.capacity)) +
+           " bytes of slots) and its ledger; try a smaller --capacity or --max-items");
+  } catch (const std::invalid_argument& error) {
+    reject("the ring refuses capacity " + std::to_string(options.capacity) + ": " + error.what());
+  }
+}
+
+template <class Hooks, class Wait = fev::DefaultWait>
 int run(const Options& options) {
-  using Ring = fev::BasicRing<Item, fev::DefaultWait, Hooks>;
+  using Ring = fev::BasicRing<Item, Wait, Hooks>;
   // Never destroyed when the run fails: std::_Exit leaves stuck threads behind.
-  auto run = std::make_unique<Run<Ring>>(options);
+  auto run = make_run<Ring>(options);
   const std::string problems = run->execute();
   const bool failed = !problems.empty();
-  char label[160];
-  std::snprintf(label, sizeof label, "%dP%dC capacity %zu mode %s%s%s%s seed %" PRIu64, options.producers,
+  char label[192];
+  std::snprintf(label, sizeof label, "%dP%dC capacity %zu mode %s%s%s%s%s seed %" PRIu64, options.producers,
                 options.consumers, options.capacity, mode_name(options.mode), options.close_early ? " close-early" : "",
-                options.chaos ? " chaos" : "", options.broken ? " BROKEN-RING" : "", options.seed);
+                options.chaos ? " chaos" : "", options.broken ? " BROKEN-RING" : "",
+                options.deaf_consumer ? " DEAF-CONSUMER" : "", options.seed);
   if (failed) {
     std::printf("FAIL: %s: %s\n", label, problems.c_str());
   } else {
     std::printf("PASS: %s: pushed %" PRIu64 ", popped %" PRIu64 " exactly once, FIFO per producer, drained; "
-                "%.2f s, %.0f items/s\n",
-                label, run->total_pushed(), run->total_popped(), run->seconds(),
+                "%" PRIu64 " ring calls (%" PRIu64 " by producers, %" PRIu64 " by consumers); %.2f s, %.0f items/s\n",
+                label, run->total_pushed(), run->total_popped(), run->total_calls(),
+                run->total_calls(Role::producer), run->total_calls(Role::consumer), run->seconds(),
                 static_cast<double>(run->total_popped()) / run->seconds());
+    if (run->stopped_short()) {
+      std::printf("NOTE: stopped at --max-seconds %.1f with %" PRIu64 " ring calls, short of --min-ops %" PRIu64 "\n",
+                  options.max_seconds, run->total_calls(), options.min_ops);
+    }
   }
   std::fflush(stdout);
   if (options.expect_failure) {
@@ -267,9 +416,11 @@ int run(const Options& options) {
 }  // namespace stress
 
 int main(int argc, char** argv) {
-  const stress::Options options = stress::parse(argc, argv);
-  if (options.broken) {
-    return options.chaos ? stress::run<stress::BrokenChaosHooks>(options) : stress::run<stress::BrokenHooks>(options);
+  using namespace stress;
+  const Options options = parse(argc, argv);
+  if (options.broken) return options.chaos ? run<BrokenChaosHooks>(options) : run<BrokenHooks>(options);
+  if (options.deaf_consumer) {
+    return options.chaos ? run<ChaosHooks, DeafConsumerWait>(options) : run<fev::RingHooks, DeafConsumerWait>(options);
   }
-  return options.chaos ? stress::run<stress::ChaosHooks>(options) : stress::run<fev::RingHooks>(options);
+  return options.chaos ? run<ChaosHooks>(options) : run<fev::RingHooks>(options);
 }

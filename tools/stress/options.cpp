@@ -1,8 +1,11 @@
 #include "options.hpp"
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
+#include <string>
 #include <string_view>
 
 namespace stress {
@@ -18,23 +21,31 @@ that no thread stalls while work is pending.
   --capacity C         ring capacity (>= 1, default 16)
   --items K            items per producer (then the run ends when all are through)
   --seconds S          run time when --items is not given (default 2)
+  --min-ops N          with --seconds: go on past S until N ring calls were made
+                       (pushes and pops, failed tries and timed-out waits included)
+  --max-seconds S      with --min-ops: stop here even if N was not reached
+                       (default 10 times --seconds)
   --mode MODE          try | blocking | timed | mixed (default blocking)
   --seed X             seed for the random choices (default 1)
+  --pop-delay-us D     each consumer sleeps D microseconds after each pop (slow
+                       consumers keep the ring full)
   --close-early        close the ring at a random moment while producers push
   --chaos              random yields and short sleeps between the ring's atomic steps
-  --stall-seconds T    watchdog: fail when nothing moves for T seconds (default 5)
+  --stall-seconds T    watchdog: fail when nothing moves for T seconds, or when one
+                       thread stays in one push (pop) for T seconds while the ring
+                       has free slots (items) at every sample (default 5)
   --progress-seconds P print a progress line every P seconds (default 1)
   --max-items K        cap on items per producer in --seconds runs (default 16777216)
   --broken             use the deliberately broken ring (never wakes consumers)
+  --deaf-consumer      consumer 0 parks on a wait that ignores wakes until the run
+                       ends, while the others carry the items (self-test)
   --expect-failure     exit 0 only if the run FAILS (self-test of the harness)
   --help               this text
+Options take their value as the next argument or after '=' (--capacity=3).
 Exit status: 0 pass, 1 fail, 2 bad arguments.
 )";
 
-[[noreturn]] void bad(const std::string& message) {
-  std::fprintf(stderr, "stress: %s\n\n%s", message.c_str(), kUsage);
-  std::exit(2);
-}
+[[noreturn]] void bad(const std::string& message) { reject(message); }
 
 std::uint64_t parse_count(std::string_view flag, const char* text, std::uint64_t min, std::uint64_t max) {
   char* end = nullptr;
@@ -58,6 +69,11 @@ double parse_seconds(std::string_view flag, const char* text) {
 
 }  // namespace
 
+void reject(const std::string& reason) {
+  std::fprintf(stderr, "stress: %s\nrun 'stress --help' for the options\n", reason.c_str());
+  std::exit(2);
+}
+
 const char* mode_name(Mode mode) {
   switch (mode) {
     case Mode::try_ops: return "try";
@@ -71,13 +87,26 @@ const char* mode_name(Mode mode) {
 Options parse(int argc, char** argv) {
   Options options;
   bool seconds_given = false;
+  bool max_seconds_given = false;
   for (int i = 1; i < argc; ++i) {
-    const std::string_view flag = argv[i];
+    std::string_view flag = argv[i];
+    // "--opt=value": the value is the text after the first '='.
+    std::optional<std::string> attached;
+    if (const auto equals = flag.find('='); flag.substr(0, 2) == "--" && equals != std::string_view::npos) {
+      attached = std::string(flag.substr(equals + 1));
+      flag = flag.substr(0, equals);
+    }
     const auto value = [&]() -> const char* {
+      if (attached) return attached->c_str();
       if (i + 1 >= argc) bad(std::string(flag) + " needs a value");
       return argv[++i];
     };
+    // Options without a value refuse one given with '='.
+    const auto no_value = [&] {
+      if (attached) bad(std::string(flag) + " takes no value, got '" + *attached + "'");
+    };
     if (flag == "--help" || flag == "-h") {
+      no_value();
       std::fputs(kUsage, stdout);
       std::exit(0);
     } else if (flag == "--producers") {
@@ -91,6 +120,11 @@ Options parse(int argc, char** argv) {
     } else if (flag == "--seconds") {
       options.seconds = parse_seconds(flag, value());
       seconds_given = true;
+    } else if (flag == "--min-ops") {
+      options.min_ops = parse_count(flag, value(), 1, std::uint64_t{1} << 40);
+    } else if (flag == "--max-seconds") {
+      options.max_seconds = parse_seconds(flag, value());
+      max_seconds_given = true;
     } else if (flag == "--mode") {
       const std::string_view mode = value();
       if (mode == "try") options.mode = Mode::try_ops;
@@ -100,13 +134,22 @@ Options parse(int argc, char** argv) {
       else bad("--mode must be try, blocking, timed or mixed, got '" + std::string(mode) + "'");
     } else if (flag == "--seed") {
       options.seed = parse_count(flag, value(), 0, ~std::uint64_t{0});
+    } else if (flag == "--pop-delay-us") {
+      options.pop_delay_us = parse_count(flag, value(), 0, 1000000);
     } else if (flag == "--close-early") {
+      no_value();
       options.close_early = true;
     } else if (flag == "--chaos") {
+      no_value();
       options.chaos = true;
     } else if (flag == "--broken") {
+      no_value();
       options.broken = true;
+    } else if (flag == "--deaf-consumer") {
+      no_value();
+      options.deaf_consumer = true;
     } else if (flag == "--expect-failure") {
+      no_value();
       options.expect_failure = true;
     } else if (flag == "--stall-seconds") {
       options.stall_seconds = parse_seconds(flag, value());
@@ -119,7 +162,13 @@ Options parse(int argc, char** argv) {
     }
   }
   if (options.items != 0 && seconds_given) bad("give --items or --seconds, not both");
+  if (options.items != 0 && (options.min_ops != 0 || max_seconds_given))
+    bad("--min-ops and --max-seconds go with --seconds runs, not with --items");
+  if (max_seconds_given && options.max_seconds < options.seconds)
+    bad("--max-seconds must not be below --seconds");
+  if (options.broken && options.deaf_consumer) bad("give --broken or --deaf-consumer, not both");
   if (options.items != 0) options.max_items = options.items;
+  if (!max_seconds_given) options.max_seconds = 10 * options.seconds;
   return options;
 }
 

@@ -1,0 +1,99 @@
+// Per-thread liveness for tools/stress: each producer and consumer says whether it is
+// inside a ring operation, and the watchdog reports a thread that stayed inside one
+// operation for longer than the stall limit while there was work it could have taken
+// (items in the ring for a consumer, free slots for a producer) at every sample.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace stress {
+
+using Clock = std::chrono::steady_clock;
+
+enum class Role { producer, consumer };
+
+// How a thread is calling the ring right now: the kinds of --mode, one per operation.
+enum class CallKind : std::uint64_t { try_loop = 0, blocking = 1, timed_loop = 2 };
+
+// One producer's or consumer's published state. Written only by its own thread, read by
+// the watchdog; one cache-line pair each, so the threads do not share lines.
+class alignas(128) ThreadLiveness {
+ public:
+  // The thread starts an operation (a push or a pop that may take several ring calls).
+  void enter(CallKind kind) noexcept {
+    // relaxed: a monitoring value read by the watchdog's samples; it orders nothing.
+    state_.store(completed_ << 3 | static_cast<std::uint64_t>(kind) << 1 | 1u, std::memory_order_relaxed);
+  }
+  // The operation returned (done, closed or given up).
+  void leave() noexcept {
+    ++completed_;
+    // relaxed: as in enter().
+    state_.store(completed_ << 3, std::memory_order_relaxed);
+  }
+  // One call into the ring's API (including a try that failed or a wait that timed out).
+  void count_call() noexcept {
+    // relaxed: a counter for the watchdog and the final report (read after join).
+    calls_.store(++local_calls_, std::memory_order_relaxed);
+  }
+
+  // Watchdog side.
+  std::uint64_t state() const noexcept { return state_.load(std::memory_order_relaxed); }  // relaxed: see enter()
+  std::uint64_t calls() const noexcept { return calls_.load(std::memory_order_relaxed); }  // relaxed: see count_call()
+  static bool inside(std::uint64_t state) noexcept { return (state & 1u) != 0; }
+  static CallKind kind(std::uint64_t state) noexcept { return static_cast<CallKind>((state >> 1) & 3u); }
+
+ private:
+  std::atomic<std::uint64_t> state_{0};  // completed operations << 3 | kind << 1 | inside
+  std::atomic<std::uint64_t> calls_{0};
+  std::uint64_t completed_ = 0;    // owner thread only
+  std::uint64_t local_calls_ = 0;  // owner thread only
+};
+
+// What the watchdog saw at one sample.
+struct RingSample {
+  Clock::time_point now;
+  bool items_waiting;  // a consumer could take something: size() > 0
+  bool slots_free;     // a producer could place something: size() < capacity, not closed
+};
+
+struct ThreadStall {
+  Role role;
+  int index;  // among its role
+  CallKind kind;
+  double seconds;
+  std::uint64_t calls;
+};
+
+// The watchdog's memory of the threads' states across samples. A thread is stalled
+// when it was inside the same operation at every sample of a window of `limit`, and at
+// every one of those samples the ring offered work to its role. A thread that waits
+// while others take every item is fine as long as the ring runs empty now and then.
+class StallDetector {
+ public:
+  StallDetector(const std::vector<ThreadLiveness>& threads, int producers, Clock::duration limit);
+
+  // Feeds one sample; returns the first stalled thread, if any.
+  std::optional<ThreadStall> observe(const RingSample& sample);
+
+ private:
+  struct Seen {
+    std::uint64_t state = ~std::uint64_t{0};
+    Clock::time_point since{};  // first sample that saw `state`
+  };
+  const std::vector<ThreadLiveness>& threads_;
+  int producers_;
+  Clock::duration limit_;
+  std::vector<Seen> seen_;
+  std::optional<Clock::time_point> items_waiting_since_;  // start of the current streak
+  std::optional<Clock::time_point> slots_free_since_;
+};
+
+// "consumer 0 stayed in one blocking pop for 2.0 s ...", without the ring's part.
+std::string describe(const ThreadStall& stall);
+
+}  // namespace stress
