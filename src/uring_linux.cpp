@@ -217,7 +217,7 @@ UringArm uring_arm(io_uring* ring, UringRequest& request, std::atomic<std::uint3
     io_uring_prep_nop(sqe);
     io_uring_sqe_set_data64(sqe, user_data);
   }
-  request = UringRequest{&word, user_data, entry, private_futex, !parked, true};
+  request = UringRequest{&word, user_data, entry, private_futex, !parked, true, false};
   // A failed submit leaves the SQE queued for the caller's next one (see UringArm).
   if (submit) (void)io_uring_submit(ring);
   return UringArm::armed;
@@ -236,7 +236,9 @@ UringWake uring_complete(io_uring* ring, UringRequest& request, std::int32_t res
   std::uint32_t seen = request.word->load(std::memory_order_acquire);
   if (EventAccess::released(request.entry, seen)) return UringWake::fired;
   // A stale wake: a set() counted by an earlier arm() waking late, or a word change that
-  // is no set(). Wait again on the same `entry`, so a set() since arm() is still seen.
+  // is no set(). A cancel() sent while this CQE was queued found nothing to cancel: honour
+  // it here. Otherwise wait again on the same `entry`, so a set() since arm() is still seen.
+  if (request.cancelled) return UringWake::ended;
   if (!EventAccess::announce_parked(*request.word, request.entry, seen)) return UringWake::fired;
   // Announced before taking the SQE: without one, the parked bit only costs the next
   // set() an empty wake, while a taken SQE could not be handed back.
@@ -255,6 +257,7 @@ UringArm UringEventWaiter::cancel(std::uint64_t user_data, std::uint64_t cancel_
   if (sqe == nullptr) return UringArm::sq_full;
   io_uring_prep_cancel64(sqe, user_data, 0);
   io_uring_sqe_set_data64(sqe, cancel_user_data);
+  if (request_.in_flight && request_.user_data == user_data) request_.cancelled = true;
   (void)io_uring_submit(ring_);
   return UringArm::armed;
 }

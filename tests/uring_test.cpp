@@ -21,6 +21,7 @@
 #include <cstring>
 #include <new>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <thread>
 
@@ -30,6 +31,13 @@
 #include "child_process.hpp"
 #include "futex_wake_hold.hpp"
 #include "test_backends.hpp"
+
+namespace fev {
+// gtest prints the answers by name.
+void PrintTo(UringWake wake, std::ostream* out) {
+  *out << (wake == UringWake::fired ? "fired" : wake == UringWake::rearmed ? "rearmed" : "ended");
+}
+}  // namespace fev
 
 namespace {
 
@@ -419,6 +427,30 @@ TEST_F(Uring, SetBetweenALateWakeAndCompleteFires) {
   EXPECT_FALSE(waiter.in_flight());
   EXPECT_EQ(io_uring_sq_ready(&ring_), 0u) << "nothing re-armed";
   EXPECT_FALSE(next(20ms));
+}
+
+// The caller cancels while the late wake's CQE is already queued: the cancel finds
+// nothing in flight, so complete() must not re-arm, or the request would outlive it.
+TEST_F(Uring, CancelBeforeCompletingALateWakeEndsTheWait) {
+  REQUIRE_FUTEX_OP(false);
+  fev::Event event;
+  fev::UringEventWaiter waiter(ring_);
+  ASSERT_EQ(waiter.prepare(event, 1), fev::UringArm::armed);
+  HeldSetterThread setter(event);
+  REQUIRE_LISTENER(setter.listener());
+  fev::testing::FutexWakeHold hold(setter.listener());
+  const auto late = late_wake_on_second_arm(*this, waiter, event, hold);
+  ASSERT_TRUE(late);
+  ASSERT_EQ(waiter.cancel(2, 3), fev::UringArm::armed);
+  const auto cancel = next();
+  ASSERT_TRUE(cancel);
+  EXPECT_EQ(cancel->user_data, 3u);
+  EXPECT_EQ(cancel->res, -ENOENT) << "the request had completed already";
+  EXPECT_EQ(waiter.complete(late->res), fev::UringWake::ended);
+  EXPECT_FALSE(waiter.in_flight());
+  EXPECT_EQ(io_uring_sq_ready(&ring_), 0u) << "nothing re-armed";
+  event.set();
+  EXPECT_FALSE(next(20ms)) << "a cancelled wait completes no more";
 }
 
 // A SharedEvent set by another process whose wake is held: the process-shared futex

@@ -105,9 +105,9 @@ enum class UringWake {
             // that is no set()): complete() queued and submitted the same wait again,
             // with the same user_data. Still waiting: expect one more CQE.
   ended,    // The request ended without the event counting as set: -ECANCELED after
-            // cancel(), another error, or no free SQE for the re-arm (res 0 or -EAGAIN
-            // then); also any call with no request in flight. Nothing is armed: arm()
-            // again to keep waiting.
+            // cancel(), another error, a stale wake after cancel(), or no free SQE for
+            // the re-arm (res 0 or -EAGAIN then); also any call with no request in
+            // flight. Nothing is armed: arm() again to keep waiting.
 };
 
 enum class UringFutexMode {
@@ -129,6 +129,7 @@ struct UringRequest {
   bool private_futex = false;    // armed with FUTEX2_PRIVATE (see uring_futex_mode)
   bool released_at_arm = false;  // the event counted as set at arm(): an IORING_OP_NOP is queued
   bool in_flight = false;        // queued, and its CQE not yet passed to complete()
+  bool cancelled = false;        // cancel() was called for it: complete() does not re-arm
 };
 
 // src/uring_linux.cpp: the non-template parts of UringEventWaiter.
@@ -162,7 +163,9 @@ class UringEventWaiter {
 
   // Queues and submits IORING_OP_ASYNC_CANCEL for the request armed with `user_data`.
   // That request then completes with -ECANCELED, unless it completed already; the cancel
-  // has a CQE of its own, with `cancel_user_data`.
+  // has a CQE of its own, with `cancel_user_data`. When it is this waiter's request,
+  // complete() re-arms it no more: a stale wake whose CQE was already queued when the
+  // cancel went out ends it (`ended`) instead of outliving the cancel.
   UringArm cancel(std::uint64_t user_data, std::uint64_t cancel_user_data) noexcept;
 
   // Takes the result of the CQE of this waiter's request and says what it means; see
