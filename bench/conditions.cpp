@@ -30,8 +30,9 @@
 // checks that the echo answered this round; every wake checks that the waiter returned
 // after set(); a run that makes no progress for --stall-s seconds stops the program.
 //
-// Output: one table per section on stdout with "fev / best peer" ratios (the best
-// implementation other than fev); --csv FILE writes every row as CSV:
+// Output: one table per section on stdout, each scenario ending with "fev vs best peer"
+// per column: "level" (within 10%), "Nx better" or "Nx worse" against the best
+// implementation other than fev; --csv FILE writes every row as CSV:
 //   section,scenario,impl,count,mitems_per_s,cpu_us_per_item,switches_per_item,p50_ns,p99_ns
 // (fields that do not apply are empty). Exit status: 0, 1 on a failed data check, 2 on
 // a bad argument.
@@ -60,6 +61,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "baselines.hpp"
@@ -174,14 +176,16 @@ struct Usage {
 
 // ---- CPU placement -----------------------------------------------------------------
 
-cpu_set_t g_allowed;           // the process's CPUs at start
-std::vector<int> g_cpus;       // the allowed CPUs, in order
+std::vector<int> g_cpus;  // the CPUs this process may run on, in order
 
+// Pinning happens only in threads made for one row (in_fresh_thread), so the main
+// thread and every other row keep the CPUs the process started with.
 void read_allowed_cpus() {
-  CPU_ZERO(&g_allowed);
-  if (::sched_getaffinity(0, sizeof g_allowed, &g_allowed) != 0) return;
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (::sched_getaffinity(0, sizeof allowed, &allowed) != 0) return;
   for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
-    if (CPU_ISSET(cpu, &g_allowed)) g_cpus.push_back(cpu);
+    if (CPU_ISSET(cpu, &allowed)) g_cpus.push_back(cpu);
 }
 
 void pin_self_to(int cpu) {
@@ -192,8 +196,6 @@ void pin_self_to(int cpu) {
     std::fprintf(stderr, "conditions: sched_setaffinity(CPU %d) failed (%s)\n", cpu, std::strerror(errno));
   }
 }
-
-void unpin_self() { (void)::sched_setaffinity(0, sizeof g_allowed, &g_allowed); }
 
 void sleep_until(Clock::time_point when) {
   // steady_clock is CLOCK_MONOTONIC on Linux; an absolute sleep does not drift.
@@ -371,47 +373,56 @@ Row mix_run(const Options& options, int producers, int consumers) {
 
 // ---- pingpong: round trip, one CPU or two ---------------------------------------------
 
-// cpus: the CPU of the measuring thread and the CPU of the echo thread.
+// Runs `body` in a new thread and waits for it: every row starts from fresh threads, so
+// nothing a thread learned in one row (a per-thread spin history) carries into the next.
+template <class Body>
+void in_fresh_thread(Body&& body) {
+  std::thread thread(std::forward<Body>(body));
+  thread.join();
+}
+
+// main_cpu: the CPU of the measuring thread; echo_cpu: the CPU of the echo thread.
 template <class E>
 Row ping_pong(const Options& options, int main_cpu, int echo_cpu, const std::string& scenario) {
   const std::size_t warmup = std::min<std::size_t>(options.rounds / 20, 1000);
   const std::size_t total = warmup + options.rounds;
-  E ping;
-  E pong;
-  // Written before set() and read after the matching wait(): the events order them.
-  std::size_t sent = 0;
-  std::size_t echoed = 0;
-  bool stop = false;
-  pin_self_to(main_cpu);
-  std::thread echo([&] {
-    pin_self_to(echo_cpu);
-    for (;;) {
-      ping.wait();
-      ping.clear();
-      if (stop) return;
-      echoed = sent;
-      pong.set();
-    }
-  });
   std::vector<std::int64_t> samples;
   samples.reserve(options.rounds);
-  for (std::size_t round = 0; round < total; ++round) {
-    sent = round + 1;
-    const auto begin = Clock::now();
-    ping.set();
-    pong.wait();
-    const auto end = Clock::now();
-    pong.clear();
-    if (echoed != round + 1) {
-      data_check_failed("pingpong, " + scenario + ", " + std::string(E::name) + ": round " +
-                        std::to_string(round + 1) + " returned before the echo answered it");
+  in_fresh_thread([&] {
+    E ping;
+    E pong;
+    // Written before set() and read after the matching wait(): the events order them.
+    std::size_t sent = 0;
+    std::size_t echoed = 0;
+    bool stop = false;
+    pin_self_to(main_cpu);
+    std::thread echo([&] {
+      pin_self_to(echo_cpu);
+      for (;;) {
+        ping.wait();
+        ping.clear();
+        if (stop) return;
+        echoed = sent;
+        pong.set();
+      }
+    });
+    for (std::size_t round = 0; round < total; ++round) {
+      sent = round + 1;
+      const auto begin = Clock::now();
+      ping.set();
+      pong.wait();
+      const auto end = Clock::now();
+      pong.clear();
+      if (echoed != round + 1) {
+        data_check_failed("pingpong, " + scenario + ", " + std::string(E::name) + ": round " +
+                          std::to_string(round + 1) + " returned before the echo answered it");
+      }
+      if (round >= warmup) samples.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(end - begin).count());
     }
-    if (round >= warmup) samples.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(end - begin).count());
-  }
-  stop = true;
-  ping.set();
-  echo.join();
-  unpin_self();
+    stop = true;
+    ping.set();
+    echo.join();
+  });
   Row row("pingpong", scenario, std::string(E::name));
   row.count = options.rounds;
   add_percentiles(row, std::move(samples));
@@ -425,27 +436,28 @@ Row parked_wake(const Options& options, int setter_cpu, int waiter_cpu) {
   const std::size_t total = options.wakes + 2;  // two warm-up rounds
   std::vector<std::int64_t> set_at(total);
   std::vector<std::int64_t> woke_at(total);
-  E event;
-  std::atomic<std::size_t> armed{0};  // the waiter is about to wait for round armed - 1
-  pin_self_to(setter_cpu);
-  std::thread waiter([&] {
-    pin_self_to(waiter_cpu);
+  in_fresh_thread([&] {
+    E event;
+    std::atomic<std::size_t> armed{0};  // the waiter is about to wait for round armed - 1
+    pin_self_to(setter_cpu);
+    std::thread waiter([&] {
+      pin_self_to(waiter_cpu);
+      for (std::size_t round = 0; round < total; ++round) {
+        // release: the setter's set() for this round must come after our clear() of the last.
+        armed.store(round + 1, std::memory_order_release);
+        event.wait();
+        woke_at[round] = now_ns();
+        event.clear();
+      }
+    });
     for (std::size_t round = 0; round < total; ++round) {
-      // release: the setter's set() for this round must come after our clear() of the last.
-      armed.store(round + 1, std::memory_order_release);
-      event.wait();
-      woke_at[round] = now_ns();
-      event.clear();
+      while (armed.load(std::memory_order_acquire) != round + 1) std::this_thread::yield();
+      sleep_until(Clock::now() + std::chrono::microseconds(200));
+      set_at[round] = now_ns();
+      event.set();
     }
+    waiter.join();
   });
-  for (std::size_t round = 0; round < total; ++round) {
-    while (armed.load(std::memory_order_acquire) != round + 1) std::this_thread::yield();
-    sleep_until(Clock::now() + std::chrono::microseconds(200));
-    set_at[round] = now_ns();
-    event.set();
-  }
-  waiter.join();
-  unpin_self();
   Row row("wake", "parked waiter", std::string(E::name));
   row.count = options.wakes;
   std::vector<std::int64_t> samples;
@@ -513,9 +525,10 @@ std::vector<EventImpl> event_impls() {
 
 enum class Better { lower, higher };
 
-// fev's value over the best peer's, or nothing when either is missing.
-std::optional<double> fev_over_best_peer(const std::vector<Row>& rows, std::size_t first, std::size_t end,
-                                         std::optional<double> Row::*field, Better better) {
+// "level" (within 10%), "2.10x better" or "1.40x worse": fev against the best peer (the
+// best implementation other than fev) in one column; "-" when either is missing.
+std::string fev_against_best_peer(const std::vector<Row>& rows, std::size_t first, std::size_t end,
+                                  std::optional<double> Row::*field, Better better) {
   std::optional<double> fev;
   std::optional<double> best;
   for (std::size_t i = first; i < end; ++i) {
@@ -527,8 +540,14 @@ std::optional<double> fev_over_best_peer(const std::vector<Row>& rows, std::size
       best = value;
     }
   }
-  if (!fev || !best || *best == 0) return std::nullopt;
-  return *fev / *best;
+  if (!fev || !best || *fev <= 0 || *best <= 0) return "-";
+  const double factor = better == Better::lower ? *best / *fev : *fev / *best;  // > 1: fev better
+  char text[32];
+  const double worse = 1 / factor;
+  if (factor >= 1.1) std::snprintf(text, sizeof text, "%.*fx better", factor >= 100 ? 0 : 2, factor);
+  else if (worse >= 1.1) std::snprintf(text, sizeof text, "%.*fx worse", worse >= 100 ? 0 : 2, worse);
+  else std::snprintf(text, sizeof text, "level");
+  return text;
 }
 
 std::string field_text(std::optional<double> value, int precision) {
@@ -549,7 +568,7 @@ struct Column {
   double scale;  // shown value = stored value * scale (ns -> us: 1e-3)
 };
 
-// Prints rows [first, end) of one scenario, and a last line with fev / best peer per column.
+// Prints rows [first, end) of one scenario, and a last line with fev against the best peer per column.
 void print_scenario(const std::vector<Row>& rows, std::size_t first, std::size_t end, const std::vector<Column>& columns) {
   std::printf("  %s\n", rows[first].scenario.c_str());
   for (std::size_t i = first; i < end; ++i) {
@@ -557,14 +576,13 @@ void print_scenario(const std::vector<Row>& rows, std::size_t first, std::size_t
     for (const Column& column : columns) {
       std::optional<double> value = rows[i].*column.field;
       if (value) *value *= column.scale;
-      std::printf(" %12s", field_text(value, column.precision).c_str());
+      std::printf(" %13s", field_text(value, column.precision).c_str());
     }
     std::printf("\n");
   }
-  std::printf("    %-18s", "fev / best peer");
+  std::printf("    %-18s", "fev vs best peer");
   for (const Column& column : columns) {
-    const std::optional<double> ratio = fev_over_best_peer(rows, first, end, column.field, column.better);
-    std::printf(" %12s", ratio ? (field_text(ratio, 2) + "x").c_str() : "-");
+    std::printf(" %13s", fev_against_best_peer(rows, first, end, column.field, column.better).c_str());
   }
   std::printf("\n");
   std::fflush(stdout);
@@ -572,11 +590,12 @@ void print_scenario(const std::vector<Row>& rows, std::size_t first, std::size_t
 
 void print_header(const char* title, const std::vector<Column>& columns) {
   std::printf("\n%s\n    %-18s", title, "impl");
-  for (const Column& column : columns) std::printf(" %12s", column.title);
+  for (const Column& column : columns) std::printf(" %13s", column.title);
   std::printf("\n");
 }
 
 bool write_csv(const std::string& path, const std::vector<Row>& rows) {
+  // Names never hold a comma (scenarios are written without one), so no field is quoted.
   std::ofstream out(path);
   out << "section,scenario,impl,count,mitems_per_s,cpu_us_per_item,switches_per_item,p50_ns,p99_ns\n";
   for (const Row& row : rows) {
@@ -755,7 +774,7 @@ int main(int argc, char** argv) {
     };
     std::vector<Placement> placements{{"both threads on one CPU (" + std::to_string(g_cpus[0]) + ")", g_cpus[0], g_cpus[0]}};
     if (g_cpus.size() >= 2) {
-      placements.push_back({"two CPUs (" + std::to_string(g_cpus[0]) + ", " + std::to_string(g_cpus[1]) + ")",
+      placements.push_back({"two CPUs (" + std::to_string(g_cpus[0]) + " and " + std::to_string(g_cpus[1]) + ")",
                             g_cpus[0], g_cpus[1]});
     } else {
       std::printf("  (only one CPU allowed: no two-CPU rows)\n");

@@ -335,11 +335,11 @@ void print_table(const std::vector<Row>& rows, std::size_t first) {
   std::printf("\n%s, waiter %s (ns; %zu samples each)\n",
               head.mode == Mode::oneway ? "one-way wake latency (set -> waiter running)" : "ping-pong round trip",
               head.regime == Regime::parked ? "parked in the kernel" : "still spinning / just entering wait", head.samples);
-  std::printf("  %-14s %9s %9s %9s %9s %10s %11s %11s\n", "impl", "p50", "p90", "p99", "p99.9", "max", "p50/condvar",
+  std::printf("  %-16s %9s %9s %9s %9s %10s %11s %11s\n", "impl", "p50", "p90", "p99", "p99.9", "max", "p50/condvar",
               "p50/bestpeer");
   for (std::size_t i = first; i < rows.size(); ++i) {
     const Row& row = rows[i];
-    std::printf("  %-14s %9.0f %9.0f %9.0f %9.0f %10.0f", row.impl.c_str(), row.p50, row.p90, row.p99, row.p999,
+    std::printf("  %-16s %9.0f %9.0f %9.0f %9.0f %10.0f", row.impl.c_str(), row.p50, row.p90, row.p99, row.p999,
                 row.max);
     for (const double ratio : {row.vs_condvar, row.vs_best_peer}) {
       if (ratio > 0) std::printf(" %10.3fx", ratio);
