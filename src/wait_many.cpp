@@ -138,7 +138,7 @@ std::size_t wait_many(std::atomic<std::uint32_t>* const* words, std::size_t coun
   Waiter waiter(words, count, all);
   if (waiter.scan(false)) return waiter.result();
   if (passed(deadline)) return kNoIndex;
-  if (spin_until([&] { return waiter.scan(true); })) return waiter.result();
+  if (spin_until([&] { return waiter.scan(true); }, deadline)) return waiter.result();
   bool fast = kind != ManyKind::other && waitv_usable();
   for (;;) {
     if (fast) {

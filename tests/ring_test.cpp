@@ -285,8 +285,10 @@ TEST(Ring, CloseWakesThreadsParkedOnBothSides) {
       if (full_ring.push_for(3, 60s) == Status::closed) returned_closed.fetch_add(1);
     });
   }
-  // Wait until both sides have announced that they park.
-  ASSERT_TRUE(eventually([&] { return (empty_ring.snapshot().not_empty & 1u) && (full_ring.snapshot().not_full & 1u); }));
+  // Wait until every thread has registered to sleep.
+  ASSERT_TRUE(eventually([&] {
+    return empty_ring.snapshot().consumers_sleeping == 3 && full_ring.snapshot().producers_sleeping == 6;
+  }));
   std::this_thread::sleep_for(20ms);
   empty_ring.close();
   full_ring.close();

@@ -2,8 +2,9 @@
 //
 // Both live in one 32-bit atomic word. Fast paths (is_set, set with nobody parked,
 // wait on a set event, try_wait) are a single atomic operation and never enter the
-// kernel. A waiter that must wait spins for at most fev::spin_limit(), then parks on
-// the word through the wait backend `Wait` (fev::DefaultWait unless a test swaps it).
+// kernel. A waiter that must wait spins as fev/spin.hpp's adaptive policy allows (at
+// most fev::spin_limit(), never past its deadline), then parks on the word through the
+// wait backend `Wait` (fev::DefaultWait unless a test swaps it).
 //
 // Memory ordering: everything a thread did before set() happens-before everything a
 // thread does after a wait()/wait_for()/wait_until()/is_set()/try_wait() that observed
@@ -43,21 +44,29 @@ class BasicEvent {
   BasicEvent& operator=(const BasicEvent&) = delete;
 
   // Sets the event and wakes every parked waiter. Enters the kernel only when the word
-  // says someone is parked. After the CAS below the event object may already be gone
-  // (a released waiter may destroy it); the wake call uses only its address.
+  // says someone is parked (or, between processes, that a wake may still be owed).
+  // After the CAS below the event object may already be gone (a released waiter may
+  // destroy it); the wake call uses only its address.
   void set() noexcept {
     std::uint32_t seen = word_.load(std::memory_order_relaxed);
     std::uint32_t desired = 0;
     do {
-      // Already set: rewrite the same value, so this set() still releases its writes
-      // to whoever acquires the word later. Otherwise: a new generation, set, and
-      // nobody parked (every parked waiter is about to be woken).
-      desired = (seen & kSet) ? seen : (((seen + kGenerationOne) & ~kParked) | kSet);
+      if (seen & kSet) {
+        // Already set: rewrite the same value, so this set() still releases its writes
+        // to whoever acquires the word later; a wake still owed is made below.
+        desired = seen & ~kWakeOwed;
+      } else {
+        // A new generation, set, nobody parked (every parked waiter is woken below).
+        // Between processes the waker may die before its wake call: the word then
+        // says a wake is owed, and the next set() makes it.
+        desired = ((seen + kGenerationOne) & ~(kParked | kWakeOwed)) | kSet;
+        if (detail::process_shared<Wait> && (seen & kParked)) desired |= kWakeOwed;
+      }
       // release: pairs with the acquire loads/CAS of waiters and is_set().
       // relaxed on failure: the retry only recomputes `desired`.
     } while (!word_.compare_exchange_weak(seen, desired, std::memory_order_release,
                                           std::memory_order_relaxed));
-    if (seen & kParked) Wait::wake_all(word_);
+    if (seen & (kParked | kWakeOwed)) Wait::wake_all(word_);
   }
 
   // Resets the flag. Threads already released by an earlier set() stay released;
@@ -109,16 +118,22 @@ class BasicEvent {
   //   bit 0      kSet     the event is set.
   //   bit 1      kParked  a waiter is parked (or about to park) on this word. Only
   //                       ever added while kSet is clear; set() removes it and wakes.
-  //   bits 2..31          generation: +1 on every unset->set transition, wrapping
-  //                       after 2^30 sets. A waiter that sees the generation move
+  //   bit 2      kWakeOwed  process-shared words only: the set() that removed
+  //                       kParked may have died before its wake call, so the next
+  //                       set() wakes (and removes the bit) even if nobody parked
+  //                       since. Costs one futex wake on the set() after a set()
+  //                       that woke someone; never set on in-process words.
+  //   bits 3..31          generation: +1 on every unset->set transition, wrapping
+  //                       after 2^29 sets. A waiter that sees the generation move
   //                       has been released by a set() even if clear() already ran.
   // Wrap: a waiter descheduled between its wake and its re-read while exactly a
-  // multiple of 2^30 further set()s happen sees its own generation again and parks
+  // multiple of 2^29 further set()s happen sees its own generation again and parks
   // until the next set(); it cannot be parked forever by the wrap itself.
   static constexpr std::uint32_t kSet = 1u;
   static constexpr std::uint32_t kParked = 2u;
-  static constexpr std::uint32_t kGenerationOne = 4u;
-  static constexpr std::uint32_t kGenerationMask = ~(kSet | kParked);
+  static constexpr std::uint32_t kWakeOwed = 4u;
+  static constexpr std::uint32_t kGenerationOne = 8u;
+  static constexpr std::uint32_t kGenerationMask = ~(kSet | kParked | kWakeOwed);
 
   // `entry` is the unset word the wait began with; its generation is this waiter's.
   bool wait_slow(std::uint32_t entry, Deadline deadline) noexcept {
@@ -128,7 +143,8 @@ class BasicEvent {
     if (deadline != Deadline::max() && std::chrono::steady_clock::now() >= deadline) return false;
     std::uint32_t seen = entry;
     // acquire: pairs with set()'s release, directly or through clear()'s RMW.
-    if (detail::spin_until([&] { return released(seen = word_.load(std::memory_order_acquire)); })) return true;
+    if (detail::spin_until([&] { return released(seen = word_.load(std::memory_order_acquire)); }, deadline))
+      return true;
     for (;;) {
       if (!(seen & kParked)) {
         // Announcing "parked" publishes nothing (set() reads it in the same word, so
@@ -169,9 +185,11 @@ class BasicAutoResetEvent {
     while (!word_.compare_exchange_weak(seen, seen | kSignaled, std::memory_order_release,
                                         std::memory_order_relaxed)) {
     }
-    // Wake one parked waiter only on the unsignaled->signaled edge; the object may be
-    // gone after the CAS, the wake uses only its address.
-    if (!(seen & kSignaled) && seen >= kWaiterOne) Wait::wake_one(word_);
+    // Wake one registered waiter on the unsignaled->signaled edge; the object may be
+    // gone after the CAS, the wake uses only its address. Between processes the
+    // setter of the edge may have died before its wake call: wake whenever a waiter
+    // is registered, so a survivor's set() makes the wake it owed.
+    if ((!(seen & kSignaled) || detail::process_shared<Wait>) && seen >= kWaiterOne) Wait::wake_one(word_);
   }
 
   // Takes the signal if present.
@@ -218,7 +236,7 @@ class BasicAutoResetEvent {
 
   bool wait_slow(Deadline deadline) noexcept {
     if (deadline != Deadline::max() && std::chrono::steady_clock::now() >= deadline) return false;
-    if (detail::spin_until([this] { return try_wait(); })) return true;
+    if (detail::spin_until([this] { return try_wait(); }, deadline)) return true;
     std::uint32_t seen = word_.load(std::memory_order_relaxed);
     for (;;) {
       if (seen & kSignaled) {

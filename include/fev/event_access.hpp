@@ -28,6 +28,7 @@ struct EventAccess {
   // constants without instantiating any member function (none would compile for void).
   static constexpr std::uint32_t kSet = BasicEvent<void>::kSet;
   static constexpr std::uint32_t kParked = BasicEvent<void>::kParked;
+  static constexpr std::uint32_t kWakeOwed = BasicEvent<void>::kWakeOwed;
   static constexpr std::uint32_t kGenerationOne = BasicEvent<void>::kGenerationOne;
   static constexpr std::uint32_t kGenerationMask = BasicEvent<void>::kGenerationMask;
 

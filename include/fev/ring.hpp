@@ -249,16 +249,21 @@ class BasicRing {
     return tail - head > capacity_ ? capacity_ : tail - head;
   }
 
-  // For the stress harness's watchdog report: raw counters and parking words.
+  // For the stress harness's watchdog report and tests: raw counters, parking words,
+  // and how many threads are registered to sleep on each side.
   struct Snapshot {
     std::size_t head, tail;
     bool closed;
     std::uint32_t not_empty, not_full;
+    std::uint32_t consumers_sleeping, producers_sleeping;
   };
   Snapshot snapshot() const noexcept {
+    // relaxed: a snapshot for reports; it synchronizes with nothing.
     const std::size_t tail = tail_.load(std::memory_order_relaxed);
-    return {head_.load(std::memory_order_relaxed), tail & ~kClosed, (tail & kClosed) != 0,
-            not_empty_.load(std::memory_order_relaxed), not_full_.load(std::memory_order_relaxed)};
+    const std::uint32_t not_empty = not_empty_.load(std::memory_order_relaxed);
+    const std::uint32_t not_full = not_full_.load(std::memory_order_relaxed);
+    return {head_.load(std::memory_order_relaxed), tail & ~kClosed, (tail & kClosed) != 0, not_empty, not_full,
+            (not_empty & kSleepersMask) / kSleeperOne, (not_full & kSleepersMask) / kSleeperOne};
   }
 
  private:
@@ -411,9 +416,12 @@ class BasicRing {
   // `nothing_pending` tells, after registering, whether sleeping is safe: true when the
   // other side has claimed nothing we could still take and the ring is open (step 5).
   // `ready` is a cheap hint polled while spinning; attempt() runs only once it says yes.
-  template <class Attempt, class NothingPending, class Ready>
+  // `other_word` is the word the other side sleeps on, and `other_can_proceed` whether
+  // it could make progress now (room for producers, values for consumers).
+  template <class Attempt, class NothingPending, class Ready, class OtherCanProceed>
   Status block(std::atomic<std::uint32_t>& word, Attempt&& attempt, NothingPending&& nothing_pending,
-               Ready&& ready, Deadline deadline) noexcept {
+               Ready&& ready, std::atomic<std::uint32_t>& other_word, OtherCanProceed&& other_can_proceed,
+               Deadline deadline) noexcept {
     Step step = attempt();
     if (step == Step::busy && deadline != Deadline::min()) {
       detail::spin_until([&] { return ready() && (step = attempt()) != Step::busy; }, deadline);
@@ -456,6 +464,11 @@ class BasicRing {
       Hooks::step();
       if ((step = attempt()) != Step::busy || passed(deadline)) break;
       if (nothing_pending()) {
+        // Between processes, a peer that died between its claim and its wake call may
+        // have left the other side asleep although it could proceed (a consumer died
+        // right after freeing a slot of a full ring): wake it before sleeping, or both
+        // sides would sleep for good.
+        if (detail::process_shared<Wait> && other_can_proceed()) notify(other_word);
         (void)Wait::wait(word, seen, deadline);
       } else {
         // The other side claimed a position but has not published it yet (it was
@@ -487,7 +500,12 @@ class BasicRing {
       // in the closed case, attempt() reports it.
       return !(tail & kClosed) && (tail & ~kClosed) - head >= capacity_;
     };
-    return block(not_full_, attempt, nothing_pending, [] { return true; }, deadline);
+    const auto consumers_can_proceed = [&] {
+      // seq_cst: as the re-check above. Claimed pushes not yet popped.
+      return (tail_.load(std::memory_order_seq_cst) & ~kClosed) != head_.load(std::memory_order_seq_cst);
+    };
+    return block(not_full_, attempt, nothing_pending, [] { return true; }, not_empty_, consumers_can_proceed,
+                 deadline);
   }
 
   Status pop_until_deadline(T& out, Deadline deadline) noexcept {
@@ -505,7 +523,11 @@ class BasicRing {
       const std::size_t pos = head_.load(std::memory_order_relaxed);
       return slot_of(pos).turn.load(std::memory_order_relaxed) == 2 * lap_of(pos) + 1;
     };
-    return block(not_empty_, attempt, nothing_pending, ready, deadline);
+    const auto producers_can_proceed = [&] {
+      // seq_cst: as the re-check above. Free positions for a push.
+      return (tail_.load(std::memory_order_seq_cst) & ~kClosed) - head_.load(std::memory_order_seq_cst) < capacity_;
+    };
+    return block(not_empty_, attempt, nothing_pending, ready, not_full_, producers_can_proceed, deadline);
   }
 
   // Read-only after construction.

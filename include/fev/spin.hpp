@@ -1,31 +1,77 @@
-// fev/spin.hpp — the bounded spin every blocking fev operation does before it parks.
+// fev/spin.hpp — the adaptive spin every blocking fev operation does before it parks.
+//
+// Spinning pays only while the thread that will end the wait runs on another CPU. The
+// policy below learns, per thread, from its recent waits:
+//  - a pause-instruction spin, bounded by a learned budget (at most fev::spin_limit(),
+//    and never past the caller's deadline): a spin that ended the wait restores the
+//    full limit, a spin that did not halves the budget (down to zero);
+//  - then a few sched_yield()s, while recent yields paid (the releasing thread ran on
+//    this CPU in the meantime: two threads sharing one CPU, or a CPU quota), none once
+//    they stopped paying;
+//  - every kProbeInterval-th wait spins and yields the full amount again, so a thread
+//    whose situation changed relearns it;
+//  - on a process allowed to run on one CPU only, the pause spin is skipped (nothing can
+//    change the word while this thread spins).
+// Event, AutoResetEvent, Ring and wait_any/wait_all all spin through spin_until(); none
+// keeps a policy of its own.
 #pragma once
 
-#include "fev/cxx20.hpp"  // first: below C++20, one clear error instead of many
-
 #include <chrono>
+#include <cstdint>
 
 #include "fev/wait.hpp"
 
 namespace fev::detail {
 
-// Calls `done()` until it returns true or spin_limit() of steady_clock time has passed,
-// with a pause instruction between calls. Returns done()'s last answer. The clock is
-// read once per batch of polls, so the bound holds whatever the pause latency is.
+// What one spin may do, decided from the thread's history (src/spin.cpp).
+struct SpinPlan {
+  std::chrono::steady_clock::time_point start;
+  std::chrono::nanoseconds pause;  // pause-spin budget (already capped by the deadline)
+  std::uint32_t yields;            // sched_yield()s after the pause spin
+};
+
+// How it went: the pause spin ended the wait after `paused`, or the `yields_used`-th
+// yield did, or neither (`done` false).
+struct SpinOutcome {
+  bool done;
+  bool by_yield;
+  std::chrono::nanoseconds paused;
+  std::uint32_t yields_used;
+};
+
+SpinPlan begin_spin(Deadline deadline) noexcept;
+void end_spin(const SpinPlan& plan, const SpinOutcome& outcome) noexcept;
+void yield_cpu() noexcept;
+
+// Calls `done()` until it returns true or the plan's spin and yields are spent, with a
+// pause instruction between calls. Returns done()'s last answer. The clock is read once
+// per batch of polls, so the bound holds whatever the pause latency is. Never spins past
+// `deadline`.
 template <class Done>
-bool spin_until(Done&& done) noexcept(noexcept(done())) {
+bool spin_until(Done&& done, Deadline deadline) noexcept(noexcept(done())) {
   if (done()) return true;
-  const std::chrono::nanoseconds limit = spin_limit();
-  if (limit <= std::chrono::nanoseconds::zero()) return false;
-  constexpr int kPollsPerClockRead = 16;
-  const auto start = std::chrono::steady_clock::now();
-  for (;;) {
-    for (int poll = 0; poll < kPollsPerClockRead; ++poll) {
-      cpu_relax();
-      if (done()) return true;
+  if (spin_limit() <= std::chrono::nanoseconds::zero()) return false;
+  const SpinPlan plan = begin_spin(deadline);
+  SpinOutcome outcome{false, false, std::chrono::nanoseconds::zero(), 0};
+  if (plan.pause > std::chrono::nanoseconds::zero()) {
+    constexpr int kPollsPerClockRead = 16;
+    for (;;) {
+      for (int poll = 0; poll < kPollsPerClockRead && !outcome.done; ++poll) {
+        cpu_relax();
+        outcome.done = done();
+      }
+      outcome.paused = std::chrono::steady_clock::now() - plan.start;
+      if (outcome.done || outcome.paused >= plan.pause) break;
     }
-    if (std::chrono::steady_clock::now() - start >= limit) return false;
   }
+  for (std::uint32_t yield = 0; !outcome.done && yield < plan.yields; ++yield) {
+    if (deadline != Deadline::max() && std::chrono::steady_clock::now() >= deadline) break;
+    yield_cpu();
+    outcome.yields_used = yield + 1;
+    outcome.done = outcome.by_yield = done();
+  }
+  end_spin(plan, outcome);
+  return outcome.done;
 }
 
 }  // namespace fev::detail

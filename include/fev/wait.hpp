@@ -53,6 +53,9 @@ struct Futex {
 // (the kernel looks the page up on every call); it works on private memory too.
 struct FutexShared {
   static constexpr std::string_view name = "futex_shared";
+  // Words on this backend may be shared with other processes, whose threads can die
+  // between any two steps of a protocol (see fev/shared.hpp).
+  static constexpr bool process_shared = true;
   static WaitResult wait(const std::atomic<std::uint32_t>& word, std::uint32_t expected, Deadline deadline) noexcept;
   static void wake_one(const std::atomic<std::uint32_t>& word) noexcept;
   static void wake_all(const std::atomic<std::uint32_t>& word) noexcept;
@@ -94,6 +97,11 @@ std::chrono::nanoseconds spin_limit() noexcept;
 void set_spin_limit(std::chrono::nanoseconds limit) noexcept;
 
 namespace detail {
+// Whether backend `Wait` declares `process_shared = true`: its words may be shared with
+// other processes, so a waker may die between its decision to wake and its wake call.
+template <class Wait>
+inline constexpr bool process_shared = requires { requires Wait::process_shared; };
+
 // One pause instruction (x86 `pause`, Arm `yield`), or nothing where there is none.
 void cpu_relax() noexcept;
 }  // namespace detail
