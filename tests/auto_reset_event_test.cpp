@@ -70,45 +70,95 @@ TYPED_TEST(AutoResetEventTest, SetWakesAParkedWaiter) {
   EXPECT_FALSE(event.try_wait()) << "the waiter took the signal";
 }
 
-// Each set() releases exactly one of several parked waiters: counted over many rounds,
-// releases equal sets, and no round releases two.
-TYPED_TEST(AutoResetEventTest, EachSetReleasesExactlyOneWaiter) {
-  typename TestFixture::Event event;
+// What release_rounds() saw go wrong; all false when every set() released one waiter.
+struct RoundsOutcome {
+  int lost_wakeup_round = 0;    // a set() that released no waiter within the patience
+  int double_release_round = 0; // a set() that released two waiters
+  bool timed_wait_timed_out = false;
+};
+
+// Each set() releases exactly one of several parked waiters: `rounds` sets, each
+// followed by a wait (at most `patience`) for its one release. Half the waiters wait
+// untimed, half with a timed wait that must not time out; no waiter ever retries after
+// a timeout, so a set() that wakes nobody is a lost round, not a slow one. `unstick`
+// runs before the waiters are joined (a broken backend lets its stuck waiters go).
+template <class Event, class Unstick>
+RoundsOutcome release_rounds(int rounds, std::chrono::milliseconds patience, Unstick&& unstick) {
+  Event event;
   constexpr int kWaiters = 4;
-  constexpr int kRounds = 2000;
+  RoundsOutcome outcome;
   std::atomic<int> released{0};
+  std::atomic<bool> timed_out{false};
   std::atomic<bool> stop{false};
   std::vector<std::thread> waiters;
   for (int i = 0; i < kWaiters; ++i) {
     waiters.emplace_back([&, i] {
       for (;;) {
-        const bool took = (i % 2 == 0) ? (event.wait(), true) : event.wait_for(50ms);
+        const bool took = (i % 2 == 0) ? (event.wait(), true) : event.wait_for(std::chrono::hours(1));
         if (stop.load()) return;
         if (took) released.fetch_add(1);
+        else timed_out.store(true);
       }
     });
   }
-  for (int round = 1; round <= kRounds; ++round) {
+  const auto registered_waiters = [&] { return event.word().load() >> 1; };
+  for (int round = 1; round <= rounds; ++round) {
     if (round % 100 == 0) {
       // Now and then make sure the waiters are parked, not just spinning.
-      ASSERT_TRUE(eventually([&] { return TestFixture::registered_waiters(event) >= 1; }));
+      if (!eventually([&] { return registered_waiters() >= 1; }, patience)) {
+        outcome.lost_wakeup_round = round;
+        break;
+      }
     }
     event.set();
-    ASSERT_TRUE(eventually([&] { return released.load() >= round; })) << "round " << round << ": lost wakeup";
-    ASSERT_EQ(released.load(), round) << "one set() released two waiters";
+    if (!eventually([&] { return released.load() >= round; }, patience)) {
+      outcome.lost_wakeup_round = round;
+      break;
+    }
+    if (released.load() != round) {
+      outcome.double_release_round = round;
+      break;
+    }
   }
-  std::this_thread::sleep_for(5ms);
-  EXPECT_EQ(released.load(), kRounds);
+  if (outcome.lost_wakeup_round == 0 && outcome.double_release_round == 0) {
+    std::this_thread::sleep_for(5ms);
+    if (released.load() != rounds) outcome.double_release_round = rounds;
+  }
+  outcome.timed_wait_timed_out = timed_out.load();
+  unstick();
   stop.store(true);
   // Sets on a set event coalesce, so keep setting until every waiter has left.
   std::atomic<int> exited{0};
   std::vector<std::thread> joiners;
   for (auto& waiter : waiters) joiners.emplace_back([&] { waiter.join(); exited.fetch_add(1); });
-  ASSERT_TRUE(eventually([&] {
+  const bool all_left = eventually([&] {
     event.set();
     return exited.load() == kWaiters;
-  }));
+  });
   for (auto& joiner : joiners) joiner.join();
+  EXPECT_TRUE(all_left) << "waiters still blocked after the rounds";
+  return outcome;
+}
+
+// How long a set() may take to release its waiter before the round counts as lost: far
+// beyond any wake latency, so only a wake that never comes reaches it.
+constexpr std::chrono::milliseconds kReleasePatience = 5s;
+
+TYPED_TEST(AutoResetEventTest, EachSetReleasesExactlyOneWaiter) {
+  const RoundsOutcome outcome = release_rounds<typename TestFixture::Event>(2000, kReleasePatience, [] {});
+  EXPECT_EQ(outcome.lost_wakeup_round, 0) << "a set() released no waiter: lost wakeup";
+  EXPECT_EQ(outcome.double_release_round, 0) << "one set() released two waiters";
+  EXPECT_FALSE(outcome.timed_wait_timed_out) << "a one-hour timed wait timed out";
+}
+
+// The same check against a backend whose wakes do nothing must report a lost wakeup:
+// proof that the check above can fail.
+TEST(AutoResetEventBrokenBackendTest, LostWakeupsAreDetected) {
+  using Deaf = fev::testing::DeafWait<fev::DefaultWait>;
+  Deaf::deafen();
+  const RoundsOutcome outcome = release_rounds<fev::BasicAutoResetEvent<Deaf>>(2000, kReleasePatience, [] { Deaf::release(); });
+  EXPECT_NE(outcome.lost_wakeup_round, 0) << "the deaf backend lost no wakeup: the check cannot fail";
+  EXPECT_FALSE(outcome.timed_wait_timed_out) << "a one-hour timed wait timed out";
 }
 
 TYPED_TEST(AutoResetEventTest, SetPublishesPriorWrites) {

@@ -215,15 +215,22 @@ TYPED_TEST(EventTest, WaiterMayDestroyTheEventRightAfterWaking) {
   }
 }
 
-// Setters, clearers and waiters all at once. A waiter that stays blocked while the
-// setter keeps setting has lost a wakeup; the watchdog fails the test then.
-TYPED_TEST(EventTest, SetClearWaitStormLosesNoWakeup) {
-  typename TestFixture::Event event;
-  constexpr int kWaiters = 4;
+// Setters, clearers and waiters all at once for at least `run_for`. Returns the index
+// of a waiter that did not move for `patience` while the setter kept setting (a lost
+// wakeup: each set() releases every waiter that is waiting at that moment), or -1.
+// The storm ends only once every waiter has returned from `moves_each` waits and has
+// moved again after `run_for`, so a waiter that stops moving at any point, early or
+// late, is caught however short `patience` is next to `run_for`. `unstick` runs before
+// the threads are joined (a broken backend lets its stuck waiters go there).
+template <class Event, class Unstick>
+int storm_stalled_waiter(Clock::duration run_for, int moves_each, std::chrono::milliseconds patience,
+                         Unstick&& unstick) {
+  Event event;
+  constexpr std::size_t kWaiters = 4;
   std::atomic<bool> stop{false};
   std::vector<std::atomic<long>> progress(kWaiters);
   std::vector<std::thread> threads;
-  for (int i = 0; i < kWaiters; ++i) {
+  for (std::size_t i = 0; i < kWaiters; ++i) {
     threads.emplace_back([&, i] {
       while (!stop.load()) {
         if (i % 2 == 0) {
@@ -249,34 +256,58 @@ TYPED_TEST(EventTest, SetClearWaitStormLosesNoWakeup) {
     }
   });
 
-  // Watchdog: every 50 ms, each waiter must have moved within the last second. Each set()
-  // releases every waiter that is waiting at that moment, so a waiter that does not
-  // move while the setter runs has lost a wakeup.
-  const auto run_until = Clock::now() + 2s;
+  // Watchdog: every 10 ms, each waiter that is not done must have moved within the
+  // last `patience`.
+  const auto finish_line = Clock::now() + run_for;
   std::vector<long> last_seen(kWaiters, -1);
   std::vector<Clock::time_point> last_move(kWaiters, Clock::now());
   int stalled_waiter = -1;
-  while (Clock::now() < run_until && stalled_waiter < 0) {
-    std::this_thread::sleep_for(50ms);
-    for (int i = 0; i < kWaiters; ++i) {
+  for (bool all_done = false; !all_done && stalled_waiter < 0;) {
+    std::this_thread::sleep_for(10ms);
+    const auto now = Clock::now();
+    all_done = true;
+    for (std::size_t i = 0; i < kWaiters; ++i) {
       const long count = progress[i].load();
       if (count != last_seen[i]) {
         last_seen[i] = count;
-        last_move[i] = Clock::now();
-      } else if (Clock::now() - last_move[i] > 1s) {
-        stalled_waiter = i;
+        last_move[i] = now;
       }
+      const bool done = count >= moves_each && last_move[i] > finish_line;
+      if (!done) all_done = false;
+      if (!done && now - last_move[i] > patience) stalled_waiter = static_cast<int>(i);
     }
   }
+  unstick();
   stop.store(true);
   // Stop the setter and the clearer first: a clear() after the final set() could
   // leave a waiter that re-entered wait() blocked for ever.
   threads[kWaiters].join();
   threads[kWaiters + 1].join();
   event.set();  // release whoever is still waiting; nothing clears it any more
-  for (int i = 0; i < kWaiters; ++i) threads[static_cast<std::size_t>(i)].join();
-  EXPECT_EQ(stalled_waiter, -1) << "a waiter made no progress for 1 s while the setter kept setting";
-  for (int i = 0; i < kWaiters; ++i) EXPECT_GT(progress[i].load(), 0) << "waiter " << i;
+  for (std::size_t i = 0; i < kWaiters; ++i) threads[i].join();
+  return stalled_waiter;
+}
+
+// The patience is far beyond any wake latency, so only a wake that never comes reaches
+// it; the storm runs past it anyway, since it ends only on every waiter's progress.
+constexpr std::chrono::milliseconds kStormPatience = 5s;
+constexpr Clock::duration kStormRunFor = 2s;
+constexpr int kStormMovesEach = 3000;
+
+TYPED_TEST(EventTest, SetClearWaitStormLosesNoWakeup) {
+  const int stalled = storm_stalled_waiter<typename TestFixture::Event>(kStormRunFor, kStormMovesEach, kStormPatience, [] {});
+  EXPECT_EQ(stalled, -1) << "waiter " << stalled << " made no progress while the setter kept setting";
+}
+
+// The same storm against a backend whose wakes do nothing must catch a stalled waiter:
+// proof that the watchdog above can fire.
+TEST(EventBrokenBackendTest, StormCatchesLostWakeups) {
+  using Deaf = fev::testing::DeafWait<fev::DefaultWait>;
+  Deaf::deafen();
+  const int stalled =
+      storm_stalled_waiter<fev::BasicEvent<Deaf>>(kStormRunFor, kStormMovesEach, kStormPatience, [] { Deaf::release(); });
+  EXPECT_NE(stalled, -1) << "no waiter stalled on the deaf backend: the watchdog cannot fire";
+  EXPECT_EQ(stalled % 2, 0) << "only untimed waiters can stall; a timed one returns at its timeout";
 }
 
 }  // namespace

@@ -56,6 +56,36 @@ struct SpuriousWait {
   static void wake_all(const std::atomic<std::uint32_t>& word) noexcept { Inner::wake_all(word); }
 };
 
+// Deliberately broken: wake calls do nothing, and a wait returns only when the word
+// already differs from `expected` on entry, at its deadline, or after release(): never
+// because of a wake. Lost-wakeup checks run against it to prove that they can fail.
+// After release() it forwards everything to `Inner`, so a test can let stuck threads go
+// and join them; deafen() makes it broken again.
+template <class Inner>
+struct DeafWait {
+  static constexpr std::string_view name = "deaf";
+  static inline std::atomic<bool> released{false};
+  static void deafen() { released = false; }
+  static void release() { released = true; }
+
+  static WaitResult wait(const std::atomic<std::uint32_t>& word, std::uint32_t expected, Deadline deadline) noexcept {
+    if (released) return Inner::wait(word, expected, deadline);
+    // relaxed: like a futex's entry check; the caller re-reads the word after any return.
+    if (word.load(std::memory_order_relaxed) != expected) return WaitResult::woken;
+    while (!released) {
+      if (deadline != Deadline::max() && std::chrono::steady_clock::now() >= deadline) return WaitResult::timeout;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return WaitResult::woken;
+  }
+  static void wake_one(const std::atomic<std::uint32_t>& word) noexcept {
+    if (released) Inner::wake_one(word);
+  }
+  static void wake_all(const std::atomic<std::uint32_t>& word) noexcept {
+    if (released) Inner::wake_all(word);
+  }
+};
+
 template <class Tuple, class... Extra>
 struct TypesOf;
 template <class... Backends, class... Extra>
