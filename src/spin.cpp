@@ -8,6 +8,7 @@
 
 #if defined(__linux__)
 #include <sched.h>
+#include <unistd.h>
 #endif
 
 namespace fev {
@@ -22,27 +23,46 @@ std::atomic<long long> spin_limit_ns{4000};
 // Every kProbeInterval-th wait of a thread spins and yields the full amount, so that a
 // thread whose spins stopped paying finds out when they pay again.
 constexpr std::uint32_t kProbeInterval = 32;
-// At most this many sched_yield()s after the pause spin.
+// At most this many sched_yield()s after the pause spin; kYields while yields pay.
 constexpr std::uint32_t kMaxYields = 4;
-// Budgets below this are not worth a clock read: they become zero.
-constexpr nanoseconds kMinBudget{100};
+constexpr std::uint32_t kYields = 2;
 // How often (in waits) a thread re-reads how many CPUs it may run on.
 constexpr std::uint32_t kCpuRecheckInterval = 1024;
 
+// Success rates are fixed-point fractions of kRateOne, averaged over about the last 8
+// outcomes. Spinning (yielding) is planned while its rate is at least kRatePays: a few
+// failures in a row (the releasing thread was preempted once) do not turn it off,
+// about ten do.
+constexpr std::uint32_t kRateOne = 256;
+constexpr std::uint32_t kRatePays = kRateOne / 4;
+
+void record(std::uint32_t& rate, bool paid, bool probe) noexcept {
+  if (paid) {
+    rate += (kRateOne - rate) / 8;
+    // A probe that paid means the situation changed: plan to spin again at once.
+    if (probe && rate < kRateOne / 2) rate = kRateOne / 2;
+  } else {
+    rate -= rate / 8 + (rate > 0 ? 1 : 0);
+  }
+}
+
 // What one thread learned from its recent waits. Thread-local: no sharing, no atomics.
 struct SpinHistory {
-  nanoseconds budget{-1};  // learned pause budget; negative until the first wait
-  std::uint32_t yields = 1;
+  std::uint32_t pause_rate = kRateOne;    // how often the pause spin ended the wait
+  std::uint32_t yield_rate = kRateOne / 2;  // how often a yield did, once the spin had not
   std::uint32_t waits = 0;
   bool one_cpu = false;
 };
 
 thread_local SpinHistory history;
 
+// Whether the whole process may run on one CPU only (taskset, a one-CPU cpuset). The
+// main thread's mask stands for the process: a waiter pinned to one CPU of several may
+// still be released from another, so its own mask says nothing.
 bool only_one_cpu() noexcept {
 #if defined(__linux__)
   cpu_set_t allowed;
-  if (sched_getaffinity(0, sizeof allowed, &allowed) == 0) return CPU_COUNT(&allowed) == 1;
+  if (sched_getaffinity(getpid(), sizeof allowed, &allowed) == 0) return CPU_COUNT(&allowed) == 1;
 #endif
   return std::thread::hardware_concurrency() == 1;
 }
@@ -74,34 +94,25 @@ SpinPlan begin_spin(Deadline deadline) noexcept {
   if (history.waits % kCpuRecheckInterval == 0) history.one_cpu = only_one_cpu();
   const bool probe = history.waits % kProbeInterval == 0;
   ++history.waits;
-  if (history.budget < nanoseconds::zero() || history.budget > limit) history.budget = limit;
 
-  SpinPlan plan{std::chrono::steady_clock::now(), probe ? limit : history.budget,
-                probe ? kMaxYields : history.yields};
-  if (history.one_cpu) plan.pause = nanoseconds::zero();
+  SpinPlan plan{std::chrono::steady_clock::now(), nanoseconds::zero(), 0, probe};
+  if (!history.one_cpu && (probe || history.pause_rate >= kRatePays)) plan.pause = limit;
+  if (probe) {
+    plan.yields = kMaxYields;
+  } else if (history.yield_rate >= kRatePays) {
+    plan.yields = kYields;
+  }
   if (deadline != Deadline::max()) {
     const auto left = deadline - plan.start;
-    if (left <= left.zero()) return {plan.start, nanoseconds::zero(), 0};
+    if (left <= left.zero()) return {plan.start, nanoseconds::zero(), 0, probe};
     plan.pause = std::min(plan.pause, std::chrono::duration_cast<nanoseconds>(left));
   }
   return plan;
 }
 
 void end_spin(const SpinPlan& plan, const SpinOutcome& outcome) noexcept {
-  const nanoseconds limit = spin_limit();
-  if (outcome.done && !outcome.by_yield) {
-    // The pause spin paid: spinning is worth its full limit again.
-    history.budget = limit;
-  } else if (plan.pause > nanoseconds::zero()) {
-    // The pause spin did not pay (the wait ended by a yield, or not at all).
-    history.budget /= 2;
-    if (history.budget < kMinBudget) history.budget = nanoseconds::zero();
-  }
-  if (outcome.by_yield) {
-    history.yields = std::min(kMaxYields, std::max(history.yields, outcome.yields_used + 1));
-  } else if (!outcome.done && outcome.yields_used > 0) {
-    history.yields /= 2;
-  }
+  if (plan.pause > nanoseconds::zero()) record(history.pause_rate, outcome.done && !outcome.by_yield, plan.probe);
+  if (outcome.yields_used > 0) record(history.yield_rate, outcome.by_yield, plan.probe);
 }
 
 }  // namespace detail

@@ -1,13 +1,14 @@
 // fev/spin.hpp — the adaptive spin every blocking fev operation does before it parks.
 //
 // Spinning pays only while the thread that will end the wait runs on another CPU. The
-// policy below learns, per thread, from its recent waits:
-//  - a pause-instruction spin, bounded by a learned budget (at most fev::spin_limit(),
-//    and never past the caller's deadline): a spin that ended the wait restores the
-//    full limit, a spin that did not halves the budget (down to zero);
-//  - then a few sched_yield()s, while recent yields paid (the releasing thread ran on
-//    this CPU in the meantime: two threads sharing one CPU, or a CPU quota), none once
-//    they stopped paying;
+// policy below learns, per thread, from its recent waits (a success rate over about
+// the last eight):
+//  - a pause-instruction spin of fev::spin_limit() (never past the caller's deadline)
+//    while recent spins ended their waits; none once about ten in a row did not (the
+//    releaser shares this CPU, or items are far apart in a worker pool);
+//  - then a couple of sched_yield()s, while recent yields paid (the releasing thread
+//    ran on this CPU in the meantime: two threads sharing one CPU, or a CPU quota),
+//    none once they stopped paying;
 //  - every kProbeInterval-th wait spins and yields the full amount again, so a thread
 //    whose situation changed relearns it;
 //  - on a process allowed to run on one CPU only, the pause spin is skipped (nothing can
@@ -28,6 +29,7 @@ struct SpinPlan {
   std::chrono::steady_clock::time_point start;
   std::chrono::nanoseconds pause;  // pause-spin budget (already capped by the deadline)
   std::uint32_t yields;            // sched_yield()s after the pause spin
+  bool probe;                      // a periodic full spin that relearns the history
 };
 
 // How it went: the pause spin ended the wait after `paused`, or the `yields_used`-th
