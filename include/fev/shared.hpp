@@ -12,21 +12,42 @@
 // different addresses still wake each other. SharedRing<T> is BasicRing on the same
 // backend with its slots inside the region.
 //
-// When a peer process dies (killed at any instruction):
+// When a peer process dies (killed at any instruction), every window between a
+// decision and the system call that acts on it, and what it leaves behind:
 //  - SharedEvent: every change of the word is one atomic instruction, so the word is
-//    never half-written and the survivors' set/clear/wait keep working. A peer killed
-//    while parked leaves the "parked" bit behind: the next set() makes one futex wake
-//    that finds nobody. A peer killed between set()'s CAS and its futex wake leaves the
-//    event set but the parked waiters asleep: an untimed wait() would sleep until the
-//    next set(); a timed wait re-reads the word at its deadline, finds the event set and
-//    returns true then. Waiting on a peer therefore always uses a timeout (wait_for,
-//    wait_until): that is also the only way to notice that the peer is gone.
-//  - SharedRing<T>: a producer killed between claiming a position and publishing its
-//    value (or a consumer between claiming and freeing a slot) leaves that position
-//    claimed for ever. No value is corrupted or delivered twice, but the ring can no
-//    longer pass that position: pops (pushes, once the ring wraps around to the slot)
-//    fail with Status::timeout at their deadline, spinning and yielding meanwhile.
-//    Recover by creating a new ring; the dead process is found with waitpid/pidfd.
+//    never half-written and the survivors' set/clear/wait keep working.
+//    * killed while parked (after announcing "parked"): the parked bit stays; the next
+//      set() makes one futex wake that finds nobody.
+//    * killed between set()'s CAS and its futex wake: the waiters it owed a wake stay
+//      asleep, but the word says a wake is owed, so the next set() by any survivor
+//      (after a clear(), or on the still-set event) wakes them. Until then an untimed
+//      wait() sleeps; a timed wait finds the event set at its deadline and returns true.
+//    * killed after the wake: nothing is left behind.
+//  - AutoResetEvent on FutexShared (BasicAutoResetEvent<backend::FutexShared>): killed
+//    between set()'s CAS and its wake, the signal stays pending and a registered waiter
+//    asleep; the next set() by a survivor wakes one registered waiter (process-shared
+//    words wake whenever a waiter is registered, not only when the signal appears).
+//    Killed while registered as a waiter: the registration stays, and every later
+//    set() makes one futex wake that may find nobody.
+//  - SharedRing<T>:
+//    * killed between a claim and its wake call (a producer right after publishing a
+//      value, a consumer right after freeing a slot): the next push or pop by a
+//      survivor wakes a sleeper even though the word says a wake is on its way, and a
+//      survivor about to sleep on one side first wakes the other side if it could
+//      proceed, so live threads never all sleep with work in the ring. This costs a
+//      futex wake per claim while a thread sleeps on a process-shared ring.
+//    * killed while registered as a sleeper: the count stays one too high, so every
+//      later claim on that side makes one futex wake that may find nobody.
+//    * killed between claiming a position and publishing its value (or a consumer
+//      between claiming and freeing a slot): that position stays claimed for ever. No
+//      value is corrupted or delivered twice, but the ring can no longer pass that
+//      position: pops (pushes, once the ring wraps around to the slot) fail with
+//      Status::timeout at their deadline, spinning and yielding meanwhile. Recover by
+//      creating a new ring; the dead process is found with waitpid/pidfd.
+//    * killed in close() between its steps: the ring is closed; threads still asleep
+//      are woken by the next close() (close() is idempotent) or their deadline.
+//  Waiting on a peer should still use a timeout (wait_for, wait_until, pop_for): that is
+//  the only way to notice that the peer is gone.
 // Nothing here cleans up after a dead peer (no robust-futex list): detection is by
 // timeout, recovery is the application's.
 //
