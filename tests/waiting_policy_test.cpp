@@ -20,7 +20,6 @@ using fev::testing::eventually;
 
 // Forwards to the default backend and counts wake_one and wake_all calls apart.
 struct WakeCounting {
-  static constexpr std::string_view name = "wake_counting";
   static inline std::atomic<int> wake_ones{0};
   static inline std::atomic<int> wake_alls{0};
   static void reset() {
