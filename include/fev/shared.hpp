@@ -146,7 +146,13 @@ T* construct_shared(SharedRegion& region, Args&&... args) {
 // (values are bytes that any process can read). The ring finds its slots relative to
 // its own address, so it works in every process that maps the region, at whatever
 // address (children forked after this call, or processes that map() the region's
-// descriptor). Never destroyed, like every object in a region.
+// descriptor). Never destroyed, like every object in a region. The slots take
+// SharedRing<T>::storage_bytes(capacity) bytes of the region, aligned to
+// SharedRing<T>::kStorageAlignment (64, or alignof(T) if larger). A capacity of zero,
+// or one whose slots could not fit in memory, is refused as Ring's constructor refuses
+// it (std::invalid_argument) before anything is taken from the region; std::bad_alloc
+// when the region has no room left. As with Ring, try_push/try_pop can fail while a
+// peer is between claiming and publishing a slot; use the timed forms to wait.
 template <class T>
 SharedRing<T>* construct_shared_ring(SharedRegion& region, std::size_t capacity) {
   static_assert(std::is_trivially_copyable_v<T>, "a process-shared ring carries trivially copyable values only");
