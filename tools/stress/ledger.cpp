@@ -30,14 +30,25 @@ void Ledger::record_pop(std::uint64_t item) {
 std::string Ledger::verify(const std::vector<std::uint64_t>& pushed) const {
   std::ostringstream problems;
   std::uint64_t lost = 0, phantom = 0;
+  const std::uint64_t words = (capacity_bits_ + 63) / 64;
   for (int p = 0; p < producers_; ++p) {
-    for (std::uint64_t s = 0; s < capacity_bits_; ++s) {
-      const bool popped = (popped_[p][s / 64].load(std::memory_order_relaxed) >> (s % 64)) & 1u;
-      const bool was_pushed = s < pushed[static_cast<std::size_t>(p)];
-      if (was_pushed && !popped) {
-        if (lost++ < 3) problems << "lost item: producer " << p << " sequence " << s << "; ";
-      } else if (!was_pushed && popped) {
-        if (phantom++ < 3) problems << "popped but never pushed: producer " << p << " sequence " << s << "; ";
+    const std::uint64_t pushed_here = pushed[static_cast<std::size_t>(p)];
+    for (std::uint64_t w = 0; w < words; ++w) {
+      const std::uint64_t popped = popped_[p][w].load(std::memory_order_relaxed);
+      // Bits of the sequences in this word that producer p pushed.
+      const std::uint64_t first = w * 64;
+      const std::uint64_t expected = pushed_here >= first + 64 ? ~std::uint64_t{0}
+                                     : pushed_here <= first   ? 0
+                                                              : (std::uint64_t{1} << (pushed_here - first)) - 1;
+      if (popped == expected) continue;
+      for (std::uint64_t bit = 0; bit < 64; ++bit) {
+        const bool was_popped = (popped >> bit) & 1u;
+        const bool was_pushed = (expected >> bit) & 1u;
+        if (was_pushed && !was_popped) {
+          if (lost++ < 3) problems << "lost item: producer " << p << " sequence " << first + bit << "; ";
+        } else if (!was_pushed && was_popped) {
+          if (phantom++ < 3) problems << "popped but never pushed: producer " << p << " sequence " << first + bit << "; ";
+        }
       }
     }
   }

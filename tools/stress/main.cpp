@@ -164,6 +164,9 @@ class Run {
             case fev::Status::timeout:
               if (stop_.load(std::memory_order_relaxed)) return Outcome::gave_up;
               break;
+            default:  // any other status is a ring bug here (no cancellation is asked for)
+              unexpected_statuses_.fetch_add(1, std::memory_order_relaxed);
+              break;
           }
         }
       default:
@@ -202,6 +205,9 @@ class Run {
             case fev::Status::ok: return true;
             case fev::Status::closed: return false;
             case fev::Status::timeout: break;
+            default:  // any other status is a ring bug here (no cancellation is asked for)
+              unexpected_statuses_.fetch_add(1, std::memory_order_relaxed);
+              break;
           }
         }
       default:
@@ -294,7 +300,9 @@ class Run {
     const auto sample_every = std::chrono::milliseconds(5);
     const auto stall_limit = std::chrono::duration_cast<Clock::duration>(
         std::chrono::duration<double>(options_.stall_seconds));
-    StallDetector detector(liveness_, options_.producers, stall_limit);
+    StallDetector detector(liveness_, options_.producers,
+                           std::chrono::duration_cast<Clock::duration>(
+                               std::chrono::duration<double>(options_.thread_stall_seconds)));
     auto last_progress_print = start;
     auto last_move = start;
     std::uint64_t last_total = ~std::uint64_t{0};
@@ -337,6 +345,8 @@ class Run {
     for (const auto& count : pushed_) pushed.push_back(count.load());
     std::string problems = ledger_.verify(pushed);
     if (fifo_violations_.load()) problems += std::to_string(fifo_violations_.load()) + " FIFO violations; ";
+    if (unexpected_statuses_.load())
+      problems += std::to_string(unexpected_statuses_.load()) + " timed calls returned neither ok, timeout nor closed; ";
     Item leftover = 0;
     if (!ring_.closed()) problems += "ring not closed at the end; ";
     if (ring_.size() != 0 || ring_.try_pop(leftover)) problems += "close() did not drain the ring; ";
@@ -351,6 +361,7 @@ class Run {
   std::vector<std::atomic<std::uint64_t>> pushed_;
   std::atomic<std::uint64_t> popped_{0};
   std::atomic<std::uint64_t> fifo_violations_{0};
+  std::atomic<std::uint64_t> unexpected_statuses_{0};
   std::atomic<int> producers_done_{0};
   std::atomic<int> consumers_done_{0};
   std::atomic<bool> stop_{false};

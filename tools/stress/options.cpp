@@ -31,9 +31,11 @@ that no thread stalls while work is pending.
                        consumers keep the ring full)
   --close-early        close the ring at a random moment while producers push
   --chaos              random yields and short sleeps between the ring's atomic steps
-  --stall-seconds T    watchdog: fail when nothing moves for T seconds, or when one
-                       thread stays in one push (pop) for T seconds while the ring
-                       has free slots (items) at every sample (default 5)
+  --stall-seconds T    watchdog: fail when nothing moves for T seconds (default 5)
+  --thread-stall-seconds U
+                       watchdog: fail when one thread stays in one push (pop) for U
+                       seconds while the ring has free slots (items) at every
+                       sample, taken every 5 ms (default: the --stall-seconds value)
   --progress-seconds P print a progress line every P seconds (default 1)
   --max-items K        cap on items per producer in --seconds runs (default 16777216)
   --broken             use the deliberately broken ring (never wakes consumers)
@@ -153,6 +155,8 @@ Options parse(int argc, char** argv) {
       options.expect_failure = true;
     } else if (flag == "--stall-seconds") {
       options.stall_seconds = parse_seconds(flag, value());
+    } else if (flag == "--thread-stall-seconds") {
+      options.thread_stall_seconds = parse_seconds(flag, value());
     } else if (flag == "--progress-seconds") {
       options.progress_seconds = parse_seconds(flag, value());
     } else if (flag == "--max-items") {
@@ -169,6 +173,7 @@ Options parse(int argc, char** argv) {
   if (options.broken && options.deaf_consumer) bad("give --broken or --deaf-consumer, not both");
   if (options.items != 0) options.max_items = options.items;
   if (!max_seconds_given) options.max_seconds = 10 * options.seconds;
+  if (options.thread_stall_seconds == 0) options.thread_stall_seconds = options.stall_seconds;
   return options;
 }
 

@@ -26,6 +26,7 @@ struct Options {
   bool deaf_consumer = false;  // consumer 0's parking wait ignores wakes until the run ends
   bool expect_failure = false;
   double stall_seconds = 5.0;     // watchdog: no progress for this long fails the run
+  double thread_stall_seconds = 0;  // one thread blocked this long with work for it (0: stall_seconds)
   double progress_seconds = 1.0;  // how often the progress line is printed
   std::uint64_t max_items = std::uint64_t{1} << 24;  // per producer, bounds the ledger
 };
