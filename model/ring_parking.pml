@@ -1,20 +1,24 @@
 /*
  * model/ring_parking.pml -- Promela model of fev::BasicRing (include/fev/ring.hpp):
- * the turn-number claim protocol and the full/empty parking handshake.
+ * the turn-number claim protocol and the full/empty parking protocol with precise
+ * wakeups (protocol steps 5 and 6: sleepers, waking, sequence, the relay).
  *
  * State, as in the C++ code:
  *   tail, head     claimed pushes / pops; tail's top bit CLOSED is close()'s flag
  *   turn[s]        slot s: 2*lap = free for the push of that lap, 2*lap+1 = holds
  *                  the value of that lap
- *   not_empty      consumers park here; (sequence << 1) | PARKED
- *   not_full       producers park here; same layout
+ *   not_empty      consumers sleep here, not_full producers; each word is
+ *                  WAKING (bit 0: a wake_one was issued and nobody took it over yet),
+ *                  sleepers (bits 1..2: threads registered to sleep, at most 3 here),
+ *                  sequence (bits 3..7: +1 on every wake issued and on close(); it
+ *                  wraps modulo 32 here, modulo 2^16 in C++)
  *
  * Abstractions (see model/README.md):
  * - Every C++ atomic operation is one atomic Promela step.  Promela is sequentially
  *   consistent, so this checks the interleavings of the protocol, as if every atomic
- *   were seq_cst.  The C++ code needs seq_cst exactly on the Dekker pair (the parker's
- *   announcing CAS and its re-read of the other side's counter; the claimer's CAS and
- *   its load of the word); the model does not check that choice of orders.
+ *   were seq_cst.  The C++ code makes seq_cst exactly the operations of the handshake
+ *   (the claim CAS and notify's load; a sleeper's registration, its takeover CAS and
+ *   its re-reads of the counters); the model does not check that choice of orders.
  * - By default each attempt (claim_push / claim_pop) decides in one atomic step, at
  *   its linearization point; see the argument above claim_push below.  -DFINE_CLAIM
  *   splits every load and CAS of the attempts into its own step.
@@ -24,18 +28,17 @@
  *   thread preempted between them is modelled).
  * - compare_exchange_weak does not fail spuriously (same path as a real failure).
  * - The bounded spin is one extra attempt plus up to SPIN_POLLS more; yield is a no-op.
- * - Counters and sequences are not reduced: with NP*ITEMS pushes they stay far below
- *   a byte's range, so nothing wraps in the model.  (In C++ a parking word's sequence
- *   would have to advance by exactly 2^31 between a parker's read and its futex wait
- *   to fool the futex compare.)
- * - Under sequential consistency either half of the parker's re-check (the attempt
- *   after announcing, or nothing_pending's re-read of the other side's counter) alone
+ * - Deadlines (push_for, pop_for) are not modelled, nor the poll-with-yield path taken
+ *   when every sleeper place of a word is taken (2^15 - 1 in C++).
+ * - Under sequential consistency either half of the sleeper's re-check (the attempt
+ *   after registering, or nothing_pending's re-read of the other side's counter) alone
  *   prevents the lost wakeup; only removing both is caught (BROKEN_NO_RECHECK*).  In
  *   C++ it is nothing_pending's seq_cst load that pairs with the claimer's seq_cst CAS
  *   (the attempt reads slot turns with acquire only); the model cannot tell them apart.
  * - The futex: wait(word, expected) atomically compares and enqueues the caller;
- *   wake_all dequeues everyone parked on that word; a parked thread may return
- *   spuriously, at most SPURIOUS times in the run.
+ *   wake_one dequeues one thread parked on that word, chosen nondeterministically;
+ *   wake_all dequeues all of them; a parked thread may return spuriously, at most
+ *   SPURIOUS times in the run.
  *
  * Processes: NP producers each pushing ITEMS values (blocking push), NC consumers
  * (blocking pop), capacity C.  Without CLOSE the consumers pop ITEMS*NP/NC values each
@@ -43,20 +46,42 @@
  * with everything; producers stop at their first failed push and consumers pop until
  * pop() reports closed.
  *
+ * -DSHARED: the process-shared ring (a backend with process_shared = true).  notify()
+ * wakes even while WAKING is set (the thread that set it may have died before its
+ * wake call), and a thread about to sleep first notifies the other side if that side
+ * could proceed (room for producers, values for consumers).
+ * -DDEAD_WAKER (with SHARED): producer 0 dies for good right after the notify CAS of
+ * its last push (WAKING set, sequence bumped), before its wake_one; it finishes
+ * nothing after that.  The other producers start their last push after that moment
+ * (a survivor's work that ended before the death cannot make up for it; that window
+ * is documented in fev/shared.hpp).  The survivors must all finish.
+ *
  * Properties:
- *  - no lost wakeup / no deadlock: every process ends; a thread parked for good is an
- *    invalid end state (no end labels on the parks), and the Checker asserts it;
+ *  - no lost wakeup / no deadlock: every process ends (with DEAD_WAKER: every survivor);
+ *    a thread parked for good is an invalid end state (no end labels on the parks), and
+ *    the Checker asserts it;
+ *  - no wake left stranded: in a final state no word has WAKING set while a thread
+ *    is registered to sleep on it;
  *  - with check.sh --liveness: no weakly fair infinite execution (the yield-and-retry
- *    loop of a parker that sees a claimed but unpublished slot cannot spin forever);
+ *    loop of a sleeper that sees a claimed but unpublished slot, the takeovers and
+ *    relays cannot go on forever);
  *  - exactly once: no value is popped twice, every value whose push was claimed is
  *    popped (with CLOSE: pushes claimed before close are drained, later ones fail);
  *  - per-producer FIFO: pops are claimed in the order each producer pushed;
  *  - pop() reports closed only when the ring is closed and drained.
  *
  * Broken variants (spin must find an error):
- *   -DBROKEN_NO_RECHECK       a consumer parks right after announcing PARKED, without
- *                             re-trying the pop / re-reading tail after the announcement
+ *   -DBROKEN_NO_RECHECK       a consumer sleeps right after registering, without
+ *                             re-trying the pop / re-reading tail after registering
  *   -DBROKEN_NO_RECHECK_PUSH  the same for producers waiting on a full ring
+ *   -DBROKEN_NO_RELAY         a thread that took a wake over never passes it on when
+ *                             it leaves: the claims made while WAKING was set left
+ *                             their wake to it, and the next sleeper sleeps on
+ *   -DBROKEN_NO_TAKEOVER      a woken thread does not clear WAKING: it stays set, and
+ *                             every later claim trusts a wake that nobody is making
+ *   -DBROKEN_TRUST_WAKING     (with SHARED and DEAD_WAKER) notify() returns while
+ *                             WAKING is set, as in process: the dead producer's WAKING
+ *                             then silences every survivor's push
  */
 
 #ifndef NP
@@ -78,10 +103,26 @@
 #define SPURIOUS 1
 #endif
 
-#define NVALUES (NP * ITEMS)
-#define CLOSED  128
-#define PARKED  1
-#define SEQ_ONE 2
+#if NP > 3 || NC > 3
+#error "the sleeper fields and the wake_one choices below handle at most 3 threads a side"
+#endif
+#if defined(DEAD_WAKER) && !defined(SHARED)
+#error "DEAD_WAKER models a process-shared ring: use it with SHARED"
+#endif
+
+#define NVALUES  (NP * ITEMS)
+#define CLOSED   128
+#define WAKING   1
+#define SLEEPER_ONE 2
+#define SLEEPERS 6
+#define SEQ_ONE  8
+
+/* notify() trusts WAKING (returns while it is set) in process, not between processes */
+#if defined(SHARED) && !defined(BROKEN_TRUST_WAKING)
+#define TRUSTS_WAKING false
+#else
+#define TRUSTS_WAKING true
+#endif
 
 /* step results */
 #define DONE  0
@@ -101,9 +142,54 @@ bool pushed[NVALUES + 1];  /* value v's push was claimed */
 bool popped[NVALUES + 1];
 byte last_k[NP];           /* per producer: index+1 of the last value whose pop was claimed */
 byte finished = 0;
+#ifdef DEAD_WAKER
+bool waker_gone = false;   /* producer 0 died, or finished its last push alive */
+byte died = 0;             /* 1 once producer 0 died */
+byte dead_sleeper = 0;     /* 1 if it died registered on not_full: it never leaves */
+#endif
+
+/* `first`: the first pass of the sleep loop, only the BROKEN_NO_RECHECK* variants use it */
+#if defined(BROKEN_NO_RECHECK) || defined(BROKEN_NO_RECHECK_PUSH)
+#define NO_RECHECK_FIRST first = true
+#else
+#define NO_RECHECK_FIRST skip
+#endif
+
+#ifdef DEAD_WAKER
+#define REGISTERED(b) registered = b
+#else
+#define REGISTERED(b) skip
+#endif
 
 #define PRODUCER_OF(v) (((v) - 1) / ITEMS)
 #define INDEX_OF(v)    (((v) - 1) % ITEMS)
+
+/* Futex wakes: wake_one dequeues any one parked thread, if there is one. */
+inline wake_one_consumer() {
+  if
+  :: cq[0] -> cq[0] = false
+#if NC > 1
+  :: cq[1] -> cq[1] = false
+#endif
+#if NC > 2
+  :: cq[2] -> cq[2] = false
+#endif
+  :: else -> skip
+  fi
+}
+
+inline wake_one_producer() {
+  if
+  :: pq[0] -> pq[0] = false
+#if NP > 1
+  :: pq[1] -> pq[1] = false
+#endif
+#if NP > 2
+  :: pq[2] -> pq[2] = false
+#endif
+  :: else -> skip
+  fi
+}
 
 inline wake_all_consumers() {
   j = 0;
@@ -123,27 +209,59 @@ inline wake_all_producers() {
   j = 0
 }
 
-/* notify(word): after a claim, wake the other side if it announced that it parks. */
-#define NOTIFY(word, wake_all_side)                                                  \
-  seen = word;                                   /* load, seq_cst */              \
-  if                                                                                \
-  :: (seen & PARKED) ->                                                             \
-       atomic {                                  /* CAS(seen, next seq, no PARKED) */ \
+/*
+ * notify(word), first half: decide whether to wake.  ok = true when this call set
+ * WAKING and bumped the sequence, and must now call wake_one.
+ *   seen = load (seq_cst);
+ *   for (;;) { if (!sleepers) return; if (WAKING && !process_shared) return;
+ *              if (CAS(seen, (seen + SEQ_ONE) | WAKING)) break; }
+ * (its `seen` is nseen here: a sleeper's own `seen` must survive the pre-sleep notify)
+ */
+#define NOTIFY_DECIDE(word)                                                          \
+  nseen = word;                                   /* load, seq_cst */               \
+  do                                                                                \
+  :: (nseen & SLEEPERS) == 0 -> break            /* nobody sleeps */                 \
+  :: (nseen & SLEEPERS) != 0 && (nseen & WAKING) && TRUSTS_WAKING -> break           \
+  :: else ->                                                                        \
+       atomic {                                  /* CAS, seq_cst */               \
          if                                                                         \
-         :: word == seen -> word = (seen + SEQ_ONE) & ~PARKED; ok = true           \
-         :: else -> ok = false                                                      \
+         :: word == nseen -> word = (nseen + SEQ_ONE) | WAKING; ok = true; break     \
+         :: else -> nseen = word                                                     \
          fi                                                                         \
-       };                                                                           \
-       if                                                                           \
-       :: ok -> atomic { wake_all_side(); ok = false }   /* Wait::wake_all(word) */ \
-       :: else -> skip                                                              \
-       fi                                                                           \
-  :: else -> skip                                                                   \
-  fi;                                                                               \
-  seen = 0
+       }                                                                            \
+  od;                                                                               \
+  nseen = 0
 
-inline notify_not_empty() { NOTIFY(not_empty, wake_all_consumers) }
-inline notify_not_full()  { NOTIFY(not_full, wake_all_producers) }
+inline notify_not_empty() {
+  NOTIFY_DECIDE(not_empty);
+  if
+  :: ok -> atomic { wake_one_consumer(); ok = false }   /* Wait::wake_one(not_empty) */
+  :: else -> skip
+  fi
+}
+
+inline notify_not_full() {
+  NOTIFY_DECIDE(not_full);
+  if
+  :: ok -> atomic { wake_one_producer(); ok = false }   /* Wait::wake_one(not_full) */
+  :: else -> skip
+  fi
+}
+
+/* A push's notify after its claim.  With DEAD_WAKER, producer 0's last one is where
+   its process dies: after the CAS that set WAKING, before the wake call. */
+inline notify_after_push() {
+#ifdef DEAD_WAKER
+  NOTIFY_DECIDE(not_empty);
+  if
+  :: ok && p == 0 && k == ITEMS - 1 -> goto dying
+  :: ok && !(p == 0 && k == ITEMS - 1) -> atomic { wake_one_consumer(); ok = false }
+  :: else -> skip
+  fi
+#else
+  notify_not_empty()
+#endif
+}
 
 /*
  * The two attempts, claim_push and claim_pop.
@@ -180,13 +298,12 @@ inline claim_push(v, st) {
   if
   :: ok ->
        atomic {                                  /* construct; turn = 2*lap+1 (release) */
-         slot_val[pos % C] = v; turn[pos % C] = 2 * (pos / C) + 1; ok = false
+         slot_val[pos % C] = v; turn[pos % C] = 2 * (pos / C) + 1; ok = false; pos = 0
        };
-       notify_not_empty();
+       notify_after_push();
        st = DONE
-  :: else -> skip
-  fi;
-  pos = 0
+  :: else -> pos = 0
+  fi
 }
 
 inline claim_pop(st) {
@@ -212,13 +329,12 @@ inline claim_pop(st) {
   if
   :: ok ->
        atomic {                                  /* move out; turn = 2*lap+2 (release) */
-         slot_val[pos % C] = 0; turn[pos % C] = 2 * (pos / C) + 2; ok = false
+         slot_val[pos % C] = 0; turn[pos % C] = 2 * (pos / C) + 2; ok = false; pos = 0
        };
        notify_not_full();
        st = DONE
-  :: else -> skip
-  fi;
-  pos = 0
+  :: else -> pos = 0
+  fi
 }
 
 #else  /* FINE_CLAIM: every atomic operation of the attempts is a step */
@@ -232,7 +348,7 @@ inline claim_push(v, st) {
        t = turn[pos % C];                        /* load, acquire */
        if
        :: t == 2 * (pos / C) ->
-            atomic {                             /* CAS(tail, pos, pos + 1) */
+            atomic {                             /* CAS(tail, pos, pos + 1), seq_cst */
               if
               :: tail == pos -> tail = pos + 1; pushed[v] = true; ok = true
               :: else -> pos = tail; ok = false
@@ -243,7 +359,7 @@ inline claim_push(v, st) {
                  atomic {                        /* construct; turn = 2*lap+1 (release) */
                    slot_val[pos % C] = v; turn[pos % C] = 2 * (pos / C) + 1; ok = false
                  };
-                 notify_not_empty();
+                 notify_after_push();
                  st = DONE;
                  break
             :: else -> skip
@@ -262,7 +378,7 @@ inline claim_pop(st) {
   :: t = turn[pos % C];                          /* load, acquire */
      if
      :: t == 2 * (pos / C) + 1 ->
-          atomic {                               /* CAS(head, pos, pos + 1) */
+          atomic {                               /* CAS(head, pos, pos + 1), seq_cst */
             if
             :: head == pos ->
                  head = pos + 1;
@@ -300,13 +416,32 @@ inline claim_pop(st) {
 
 #endif  /* FINE_CLAIM */
 
+/* nothing_pending() of a push: head, then tail (both seq_cst); open and full. */
+inline push_nothing_pending() {
+  t = head;
+  atomic { pos = tail; pending = !(!(pos & CLOSED) && (pos & ~CLOSED) - t >= C); t = 0; pos = 0 }
+}
+
+/* nothing_pending() of a pop: tail (seq_cst), then head; open and empty. */
+inline pop_nothing_pending() {
+  t = tail;
+  atomic { pending = (t & CLOSED) || (t != head); t = 0 }
+}
+
 proctype Producer(byte p) {
-  byte k = 0, st, pos, t, seen, polls = 0, j;
-  bool ok, pending;
+  byte k = 0, st, pos, t, seen, nseen, polls = 0, j;
+  bool ok, pending, took, first;
+#ifdef DEAD_WAKER
+  bool registered;           /* ghost: this producer is registered on not_full */
+#endif
 
   do
   :: k < ITEMS ->
-       /* push(v): block(not_full, claim_push, nothing_pending) */
+#ifdef DEAD_WAKER
+       /* a survivor's last push starts after producer 0 died (or finished) */
+       (p == 0 || k < ITEMS - 1 || waker_gone);
+#endif
+       /* push(v): block(not_full, claim_push, nothing_pending, ..., not_empty, ...) */
        claim_push(p * ITEMS + k + 1, st);
        if
        :: st == BUSY ->
@@ -320,68 +455,122 @@ proctype Producer(byte p) {
             polls = 0
        :: else -> skip
        fi;
-       do
-       :: st != BUSY -> break
-       :: else ->
+       if
+       :: st == BUSY ->
+            /* register: CAS(seen, seen + SLEEPER_ONE), seq_cst */
             seen = not_full;                     /* load, relaxed */
-            if
-            :: !(seen & PARKED) ->
-                 atomic {                        /* CAS(seen, seen | PARKED), seq_cst */
-                   if
-                   :: not_full == seen -> not_full = seen | PARKED; seen = seen | PARKED; ok = true
-                   :: else -> ok = false
-                   fi
-                 }
-            :: else -> ok = true
-            fi;
-            if
-            :: !ok -> seen = 0; goto push_next   /* continue */
-            :: else -> ok = false
-            fi;
-#ifndef BROKEN_NO_RECHECK_PUSH
-            claim_push(p * ITEMS + k + 1, st);
-            if :: st != BUSY -> seen = 0; break :: else -> skip fi;
-            /* nothing_pending: head (seq_cst), tail (seq_cst), not closed, full */
-            t = head;
-            pos = tail;
-            pending = !(!(pos & CLOSED) && (pos & ~CLOSED) - t >= C);
-            t = 0; pos = 0;
-            if
-            :: pending ->                        /* yield, retry, continue */
-                 pending = false; seen = 0;
-                 claim_push(p * ITEMS + k + 1, st);
-                 goto push_next
-            :: else -> skip
-            fi;
+            do
+            :: atomic {
+                 if
+                 :: not_full == seen -> not_full = seen + SLEEPER_ONE; seen = seen + SLEEPER_ONE; REGISTERED(1); break
+                 :: else -> seen = not_full
+                 fi
+               }
+            od;
+            took = false; NO_RECHECK_FIRST;
+            do
+            :: /* take an issued wake over: CAS(seen, seen & ~WAKING), seq_cst */
+               if
+               :: (seen & WAKING) ->
+#ifndef BROKEN_NO_TAKEOVER
+                    atomic {
+                      if
+                      :: not_full == seen -> not_full = seen & ~WAKING; seen = seen & ~WAKING; took = true
+                      :: else -> seen = not_full; goto push_continue
+                      fi
+                    }
+#else
+                    took = true                  /* ... but leaves WAKING set */
 #endif
-            atomic {                             /* Wait::wait(not_full, seen) */
-              if
-              :: not_full == seen -> pq[p] = true
-              :: else -> skip
-              fi;
-              seen = 0
-            };
+               :: else -> skip
+               fi;
+#ifdef BROKEN_NO_RECHECK_PUSH
+               if
+               :: first -> first = false; goto push_sleep   /* no re-check */
+               :: else -> skip
+               fi;
+#endif
+               claim_push(p * ITEMS + k + 1, st);
+               if :: st != BUSY -> break :: else -> skip fi;
+               push_nothing_pending();
+               if
+               :: !pending ->
+#ifdef BROKEN_NO_RECHECK_PUSH
+push_sleep:
+#endif
+#ifdef SHARED
+                    /* consumers_can_proceed(): tail != head (seq_cst loads) */
+                    t = tail;
+                    atomic { pending = ((t & ~CLOSED) != head); t = 0 };
+                    if
+                    :: pending -> pending = false; notify_not_empty()
+                    :: else -> skip
+                    fi;
+#endif
+                    atomic {                     /* Wait::wait(not_full, seen) */
+                      if
+                      :: not_full == seen -> pq[p] = true
+                      :: else -> skip
+                      fi
+                    };
+                    if
+                    :: !pq[p] -> skip
+                    :: atomic { spurious > 0 && pq[p] -> spurious--; pq[p] = false }
+                    fi
+               :: else -> pending = false        /* yield */
+               fi;
+               seen = not_full;                  /* load, relaxed */
+push_continue:
+               skip
+            od;
+            /* leave: fetch_sub(SLEEPER_ONE), seq_cst */
+            atomic { not_full = not_full - SLEEPER_ONE; seen = 0; REGISTERED(0) };
+#ifndef BROKEN_NO_RELAY
+            /* the relay: if (took_wake && !nothing_pending()) notify(not_full) */
             if
-            :: !pq[p] -> skip
-            :: atomic { spurious > 0 && pq[p] -> spurious--; pq[p] = false }
-            fi;
-            claim_push(p * ITEMS + k + 1, st);
-push_next:
-            skip
-       od;
+            :: took ->
+                 took = false;
+                 push_nothing_pending();
+                 if
+                 :: pending -> pending = false; notify_not_full()
+                 :: else -> skip
+                 fi
+            :: else -> skip
+            fi
+#else
+            took = false
+#endif
+       :: else -> skip
+       fi;
        if
        :: st == DONE -> k++
        :: else -> break                          /* closed: the value was not taken */
        fi
+#ifdef DEAD_WAKER
+       ;
+       if
+       :: p == 0 && k == ITEMS -> waker_gone = true
+       :: else -> skip
+       fi
+#endif
   :: else -> break
   od;
   st = 0; k = 0;
-  finished++
+  finished++;
+#ifdef DEAD_WAKER
+  goto done;
+dying:                                           /* the process died: nothing more */
+  atomic { waker_gone = true; died = 1; dead_sleeper = registered };
+end_dead:
+  false;
+done:
+#endif
+  skip
 }
 
 proctype Consumer(byte c) {
-  byte n = 0, st, pos, t, seen, got, polls = 0, j;
-  bool ok, pending;
+  byte n = 0, st, pos, t, seen, nseen, got, polls = 0, j;
+  bool ok, pending, took, first;
 
   do
 #ifdef CLOSE
@@ -389,7 +578,7 @@ proctype Consumer(byte c) {
 #else
   :: n < NVALUES / NC ->
 #endif
-       /* pop(): block(not_empty, claim_pop, nothing_pending) */
+       /* pop(): block(not_empty, claim_pop, nothing_pending, ready, not_full, ...) */
        claim_pop(st);
        if
        :: st == BUSY ->
@@ -403,57 +592,93 @@ proctype Consumer(byte c) {
             polls = 0
        :: else -> skip
        fi;
-       do
-       :: st != BUSY -> break
-       :: else ->
+       if
+       :: st == BUSY ->
+            /* register: CAS(seen, seen + SLEEPER_ONE), seq_cst */
             seen = not_empty;                    /* load, relaxed */
-            if
-            :: !(seen & PARKED) ->
-                 atomic {                        /* CAS(seen, seen | PARKED), seq_cst */
-                   if
-                   :: not_empty == seen -> not_empty = seen | PARKED; seen = seen | PARKED; ok = true
-                   :: else -> ok = false
-                   fi
-                 }
-            :: else -> ok = true
-            fi;
-            if
-            :: !ok -> seen = 0; goto pop_next    /* continue */
-            :: else -> ok = false
-            fi;
-#ifndef BROKEN_NO_RECHECK
-            claim_pop(st);
-            if :: st != BUSY -> seen = 0; break :: else -> skip fi;
-            /* nothing_pending: tail (seq_cst); not closed and tail == head */
-            t = tail;
-            if
-            :: (t & CLOSED) -> pending = true
-            :: else -> pending = (t != head)
-            fi;
-            t = 0;
-            if
-            :: pending ->                        /* yield, retry, continue */
-                 pending = false; seen = 0;
-                 claim_pop(st);
-                 goto pop_next
-            :: else -> skip
-            fi;
+            do
+            :: atomic {
+                 if
+                 :: not_empty == seen -> not_empty = seen + SLEEPER_ONE; seen = seen + SLEEPER_ONE; break
+                 :: else -> seen = not_empty
+                 fi
+               }
+            od;
+            took = false; NO_RECHECK_FIRST;
+            do
+            :: /* take an issued wake over: CAS(seen, seen & ~WAKING), seq_cst */
+               if
+               :: (seen & WAKING) ->
+#ifndef BROKEN_NO_TAKEOVER
+                    atomic {
+                      if
+                      :: not_empty == seen -> not_empty = seen & ~WAKING; seen = seen & ~WAKING; took = true
+                      :: else -> seen = not_empty; goto pop_continue
+                      fi
+                    }
+#else
+                    took = true                  /* ... but leaves WAKING set */
 #endif
-            atomic {                             /* Wait::wait(not_empty, seen) */
-              if
-              :: not_empty == seen -> cq[c] = true
-              :: else -> skip
-              fi;
-              seen = 0
-            };
+               :: else -> skip
+               fi;
+#ifdef BROKEN_NO_RECHECK
+               if
+               :: first -> first = false; goto pop_sleep   /* no re-check */
+               :: else -> skip
+               fi;
+#endif
+               claim_pop(st);
+               if :: st != BUSY -> break :: else -> skip fi;
+               pop_nothing_pending();
+               if
+               :: !pending ->
+#ifdef BROKEN_NO_RECHECK
+pop_sleep:
+#endif
+#ifdef SHARED
+                    /* producers_can_proceed(): tail - head < capacity (seq_cst loads) */
+                    t = tail;
+                    atomic { pending = ((t & ~CLOSED) - head < C); t = 0 };
+                    if
+                    :: pending -> pending = false; notify_not_full()
+                    :: else -> skip
+                    fi;
+#endif
+                    atomic {                     /* Wait::wait(not_empty, seen) */
+                      if
+                      :: not_empty == seen -> cq[c] = true
+                      :: else -> skip
+                      fi
+                    };
+                    if
+                    :: !cq[c] -> skip
+                    :: atomic { spurious > 0 && cq[c] -> spurious--; cq[c] = false }
+                    fi
+               :: else -> pending = false        /* yield */
+               fi;
+               seen = not_empty;                 /* load, relaxed */
+pop_continue:
+               skip
+            od;
+            /* leave: fetch_sub(SLEEPER_ONE), seq_cst */
+            atomic { not_empty = not_empty - SLEEPER_ONE; seen = 0 };
+#ifndef BROKEN_NO_RELAY
+            /* the relay: if (took_wake && !nothing_pending()) notify(not_empty) */
             if
-            :: !cq[c] -> skip
-            :: atomic { spurious > 0 && cq[c] -> spurious--; cq[c] = false }
-            fi;
-            claim_pop(st);
-pop_next:
-            skip
-       od;
+            :: took ->
+                 took = false;
+                 pop_nothing_pending();
+                 if
+                 :: pending -> pending = false; notify_not_empty()
+                 :: else -> skip
+                 fi
+            :: else -> skip
+            fi
+#else
+            took = false
+#endif
+       :: else -> skip
+       fi;
        if
        :: st == DONE ->
             atomic { assert(!popped[got]); popped[got] = true; got = 0 };
@@ -474,7 +699,7 @@ pop_next:
 proctype Closer() {
   byte j;
   atomic { tail = tail | CLOSED };               /* fetch_or, seq_cst */
-  atomic { not_empty = not_empty + SEQ_ONE };    /* fetch_add */
+  atomic { not_empty = not_empty + SEQ_ONE };    /* fetch_add, seq_cst */
   atomic { wake_all_consumers() };
   atomic { not_full = not_full + SEQ_ONE };
   atomic { wake_all_producers() };
@@ -488,8 +713,23 @@ proctype Closer() {
 /* Runs once nothing else can move. */
 active proctype Checker() {
   byte v;
+  bool wake_stranded;
   timeout ->
+  /* an issued wake that nobody took over, while a thread sleeps on that word (a
+     producer that died registered stays counted on not_full for good) */
+#ifdef DEAD_WAKER
+  wake_stranded = ((not_empty & WAKING) && (not_empty & SLEEPERS)) ||
+                  ((not_full & WAKING) && (not_full & SLEEPERS) > dead_sleeper * SLEEPER_ONE);
+#else
+  wake_stranded = ((not_empty & WAKING) && (not_empty & SLEEPERS)) ||
+                  ((not_full & WAKING) && (not_full & SLEEPERS));
+#endif
+  assert(!wake_stranded);
+#ifdef DEAD_WAKER
+  assert(finished + died == NPROCS);             /* every survivor ended */
+#else
   assert(finished == NPROCS);                    /* nobody parked for good */
+#endif
   v = 1;
   do
   :: v <= NVALUES ->
