@@ -25,6 +25,15 @@
  * set() NSETS times, concurrently with everything.  The word's count never exceeds NW,
  * so it is exact (no wrap in the model or in C++ with fewer than 2^31 waiters).
  *
+ * -DSHARED: the process-shared event (a backend with process_shared = true): set()
+ * wakes one waiter whenever a waiter is registered, not only on the
+ * unsignaled->signaled edge, so that a survivor's set() makes a wake that a dead
+ * setter owed.
+ * -DDEAD_SETTER (with SHARED): one more process calls set() once, concurrently with
+ * everything, and dies right after its CAS (it never makes its wake call).  The
+ * setter's last set() comes after that death (a survivor's set() that came before
+ * it cannot make up for it).  The properties below are unchanged.
+ *
  * Properties:
  *  (1) each signal releases at most one waiter: ghost counters `created` (set() turned
  *      the bit on) and `taken` (a CAS turned it off for a wait) satisfy
@@ -58,6 +67,10 @@
  *                             and takes it at the top of the loop, but a timed one whose
  *                             deadline passed returns false, leaving the signal (and
  *                             its one wake) spent on nobody
+ *   -DBROKEN_EDGE_ONLY        (with SHARED and DEAD_SETTER) set() wakes only on the
+ *                             unsignaled->signaled edge, as in process: the dead
+ *                             setter made the edge, so the survivor's set() finds the
+ *                             event signaled and wakes nobody
  */
 
 #ifndef NW
@@ -79,6 +92,16 @@
 #if NW > 4
 #error "futex_wake_one below handles at most 4 waiters"
 #endif
+#if defined(DEAD_SETTER) && !defined(SHARED)
+#error "DEAD_SETTER models a process-shared event: use it with SHARED"
+#endif
+
+/* whether set() wakes after a CAS that replaced `seen` */
+#if defined(SHARED) && !defined(BROKEN_EDGE_ONLY)
+#define SET_WAKES(seen) ((seen) >= WAITER_ONE)
+#else
+#define SET_WAKES(seen) (!((seen) & SIGNALED) && (seen) >= WAITER_ONE)
+#endif
 
 #define SIGNALED   1
 #define WAITER_ONE 2
@@ -95,6 +118,7 @@ byte registered = 0;       /* waiters whose registration is in the word */
 bool in_wait[NW];          /* waiter i is inside wait() */
 bool got[NW];              /* waiter i returned true */
 bool setter_done = false;
+bool dead_setter_done = false;
 
 /* One futex wake_one: dequeue any one parked waiter, if there is one. */
 inline futex_wake_one() {
@@ -113,6 +137,28 @@ inline futex_wake_one() {
   fi
 }
 
+/* set()'s CAS: seen = load; while (!CAS(seen, seen | SIGNALED)) {} */
+inline set_cas() {
+  seen = word;                                   /* load, relaxed */
+#ifdef BROKEN_STALE_COUNT
+  stale = seen;
+#endif
+  do
+  :: atomic {                                    /* CAS(seen, seen | SIGNALED) */
+       if
+       :: word == seen ->
+            word = seen | SIGNALED;
+            if
+            :: !(seen & SIGNALED) -> created++
+            :: else -> skip
+            fi;
+            break
+       :: else -> seen = word
+       fi
+     }
+  od
+}
+
 proctype Setter() {
   byte seen, n = 0;
 #ifdef BROKEN_STALE_COUNT
@@ -120,30 +166,17 @@ proctype Setter() {
 #endif
   do
   :: n < NSETS ->
-       seen = word;                              /* load, relaxed */
-#ifdef BROKEN_STALE_COUNT
-       stale = seen;
+#ifdef DEAD_SETTER
+       (n < NSETS - 1 || dead_setter_done);     /* the last set() comes after the death */
 #endif
-       do
-       :: atomic {                               /* CAS(seen, seen | SIGNALED) */
-            if
-            :: word == seen ->
-                 word = seen | SIGNALED;
-                 if
-                 :: !(seen & SIGNALED) -> created++
-                 :: else -> skip
-                 fi;
-                 break
-            :: else -> seen = word
-            fi
-          }
-       od;
+       set_cas();
 #ifdef BROKEN_STALE_COUNT
        seen = stale;
 #endif
-       /* wake one only on the unsignaled->signaled edge, and only if someone registered */
+       /* wake one if someone registered: in process only on the unsignaled->signaled
+          edge, between processes always */
        if
-       :: !(seen & SIGNALED) && seen >= WAITER_ONE -> atomic { futex_wake_one(); seen = 0 }
+       :: SET_WAKES(seen) -> atomic { futex_wake_one(); seen = 0 }
        :: else -> seen = 0
        fi;
 #ifdef BROKEN_STALE_COUNT
@@ -154,6 +187,18 @@ proctype Setter() {
   od;
   setter_done = true
 }
+
+#ifdef DEAD_SETTER
+/* A set() whose process dies right after its CAS: no wake call. */
+proctype DeadSetter() {
+  byte seen;
+#ifdef BROKEN_STALE_COUNT
+  byte stale;
+#endif
+  set_cas();
+  atomic { seen = 0; dead_setter_done = true }
+}
+#endif
 
 /* try_wait(): seen = load; while (seen & SIGNALED) if CAS(seen, seen & ~SIGNALED) return true; */
 inline try_wait(ok) {
@@ -348,6 +393,9 @@ init {
     :: k < NW -> run Waiter(k, k < NTIMED); k++
     :: else -> break
     od;
-    run Setter()
+    run Setter();
+#ifdef DEAD_SETTER
+    run DeadSetter()
+#endif
   }
 }

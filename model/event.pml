@@ -5,7 +5,10 @@
  * Word layout, as in the C++ code:
  *   bit 0      SET     the event is set
  *   bit 1      PARKED  a waiter is parked (or about to park) on the word
- *   bits 2..   generation, +1 on every unset->set transition
+ *   bit 2      WAKE_OWED  process-shared words only (-DSHARED): the set() that
+ *              removed PARKED may have died before its wake call; the next set()
+ *              wakes (and removes the bit).  Never set in process.
+ *   bits 3..   generation, +1 on every unset->set transition
  *
  * Abstractions (see model/README.md):
  * - Every C++ atomic operation on the word is one atomic Promela step; plain loads,
@@ -17,10 +20,11 @@
  * - The generation is kept modulo GEN_MOD (default 4).  A run has at most
  *   min(NSETS, NCLEARS + 1) unset->set transitions; while that is below GEN_MOD the
  *   modular generation never comes back to a value a waiter holds, and the abstraction
- *   is exact for the run (the default 3 < 4; the meson test with 4 sets uses 8).  The
- *   C++ generation wraps after 2^30 sets; -DGEN_MOD=2 shows what a wrap does: a waiter
- *   that is descheduled through exactly GEN_MOD set/clear pairs misses them (found as
- *   a violation of (a)), but the next set() still frees it ((b) holds).
+ *   is exact for the run (the default 3 < 4; the meson test with 4 sets uses 8; a
+ *   DEAD_SETTER's set counts too).  The C++ generation wraps after 2^29 sets;
+ *   -DGEN_MOD=2 shows what a wrap does: a waiter that is descheduled through exactly
+ *   GEN_MOD set/clear pairs misses them (found as a violation of (a)), but the next
+ *   set() still frees it ((b) holds).
  * - The bounded spin (spin_until) is one mandatory check plus up to SPIN_POLLS more.
  * - Only wait() (no deadline) is modelled; a timed wait follows the same path and
  *   additionally may return false once its deadline passed.
@@ -34,6 +38,15 @@
  * times and then, after the clearer is done, possibly a final set() (nondeterministic:
  * with it, every waiter must end; without it, the waiters released by an earlier set
  * must still end); one clearer calling clear() NCLEARS times, concurrently with all.
+ *
+ * -DSHARED: the process-shared event (a backend with process_shared = true): set() on
+ * an unset word sets WAKE_OWED iff it saw PARKED, set() on a set word clears it, and
+ * set() wakes iff it saw PARKED or WAKE_OWED.
+ * -DDEAD_SETTER (with SHARED): one more process calls set() once, concurrently with
+ * everything, and dies right after its CAS (it never makes its wake call).  Its set()
+ * promises nothing (no waiter must return because of it), but every set() of the
+ * surviving setter after it must still release every waiter inside wait() then:
+ * properties (a) and (b) below are unchanged.
  *
  * Properties (assertions of the Checker, which runs once nothing else can move, and
  * spin's end-state check; the park is the only valid place to stay blocked):
@@ -50,6 +63,9 @@
  *                      (a set() followed at once by clear() is lost)
  *   -DBROKEN_PLAIN_STORE  a waiter announces PARKED with a load and a separate store
  *                      instead of one CAS, so a set() in between is overwritten
+ *   -DBROKEN_NO_WAKE_OWED  (with SHARED and DEAD_SETTER) set() never sets WAKE_OWED,
+ *                      as in process: the dead setter's CAS removed PARKED, so the
+ *                      survivor's next set() sees nobody parked and makes no wake
  */
 
 #ifndef NW
@@ -71,10 +87,23 @@
 #define SPURIOUS 1
 #endif
 
-#define SET    1
-#define PARKED 2
-#define GEN(x)     ((x) >> 2)
-#define WORD_MOD   (GEN_MOD * 4)
+#if defined(DEAD_SETTER) && !defined(SHARED)
+#error "DEAD_SETTER models a process-shared event: use it with SHARED"
+#endif
+
+#define SET       1
+#define PARKED    2
+#define WAKE_OWED 4
+#define GEN_ONE   8
+#define GEN(x)     ((x) >> 3)
+#define WORD_MOD   (GEN_MOD * GEN_ONE)
+
+/* set() of an unset word `seen` sets WAKE_OWED iff it saw PARKED (process-shared) */
+#if defined(SHARED) && !defined(BROKEN_NO_WAKE_OWED)
+#define OWED_IF_PARKED(seen) (((seen) & PARKED) * (WAKE_OWED / PARKED))
+#else
+#define OWED_IF_PARKED(seen) 0
+#endif
 
 #ifdef BROKEN_NO_GEN
 #define RELEASED(x, entry) (((x) & SET) != 0)
@@ -112,27 +141,35 @@ inline futex_wake_all() {
   j = 0
 }
 
-/* set(): seen = load; do { desired = ...; } while (!CAS(seen, desired)); if (seen & PARKED) wake_all */
+/* set(): seen = load; do { desired = ...; } while (!CAS(seen, desired));
+   if (seen & (PARKED | WAKE_OWED)) wake_all.  The CAS's ghost part is `cas_ghost`. */
+#define SET_CAS(cas_ghost)                                                           \
+  seen = word;                                   /* load, relaxed */              \
+  do                                                                                \
+  :: atomic {                                    /* compare_exchange_weak */       \
+       if                                                                           \
+       :: word == seen ->                                                           \
+            if                                                                      \
+            :: (seen & SET) -> word = seen & ~WAKE_OWED   /* same value, no debt */ \
+            :: else ->                                                              \
+                 word = (((seen + GEN_ONE) % WORD_MOD) & ~(PARKED | WAKE_OWED)) |   \
+                        SET | OWED_IF_PARKED(seen)                                  \
+            fi;                                                                     \
+            cas_ghost;                                                              \
+            break                                                                   \
+       :: else -> seen = word                                                       \
+       fi                                                                           \
+     }                                                                              \
+  od
+
 inline event_set(is_final) {
-  seen = word;                                   /* load, relaxed */
-  do
-  :: atomic {                                    /* compare_exchange_weak */
-       if
-       :: word == seen ->
-            if
-            :: (seen & SET) -> skip             /* already set: same value */
-            :: else -> word = (((seen + 4) % WORD_MOD) & ~PARKED) | SET
-            fi;
-            mark_in_wait();
-            final_set = is_final;
-            break
-       :: else -> seen = word
-       fi
-     }
-  od;
+  SET_CAS(mark_in_wait(); final_set = is_final);
+#ifndef SHARED
+  assert(!(seen & WAKE_OWED));                   /* in process: never owed */
+#endif
 #ifndef BROKEN_NO_WAKE
   if
-  :: (seen & PARKED) -> atomic { futex_wake_all(); seen = 0 }
+  :: (seen & (PARKED | WAKE_OWED)) -> atomic { futex_wake_all(); seen = 0 }
   :: else -> seen = 0
   fi
 #else
@@ -152,6 +189,15 @@ proctype Setter() {
   :: skip                                        /* or none: check (a) without it */
   fi
 }
+
+#ifdef DEAD_SETTER
+/* A set() whose process dies right after its CAS: no wake call, and no promise. */
+proctype DeadSetter() {
+  byte seen;
+  SET_CAS(skip);
+  seen = 0
+}
+#endif
 
 proctype Clearer() {
   byte n = 0, seen;
@@ -277,6 +323,9 @@ init {
     :: else -> break
     od;
     run Setter();
+#ifdef DEAD_SETTER
+    run DeadSetter();
+#endif
     run Clearer()
   }
 }
