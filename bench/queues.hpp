@@ -20,6 +20,11 @@
 //   moodycamel_bounded  the same queue and tokens, bounded by a moodycamel
 //                   LightweightSemaphore that counts free slots (push waits on it, pop
 //                   signals it): the like-for-like bounded comparison.
+//   ticket_spin     the shape of the fastest spin-only bounded queues (rigtorp's
+//                   MPMCQueue, atomic_queue), written here: a blocking push or pop takes
+//                   its position with one fetch_add and spins on that slot's turn
+//                   (pause, then yield); it never parks, so a thread waiting for an
+//                   empty ring burns its CPU. The peak reference for fev::Ring.
 //   boost_lockfree  boost::lockfree::queue, fixed_sized, capacity nodes preallocated;
 //                   it has no blocking calls, so a full push / empty pop spins 64 pauses,
 //                   then yields the CPU in a loop (it never parks).
@@ -27,6 +32,7 @@
 // Only benchmarks include this file; nothing in include/ or src/ depends on it.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -212,6 +218,101 @@ class MoodycamelBoundedQueue {
   moodycamel::LightweightSemaphore free_slots_;
 };
 #endif
+
+class TicketSpinQueue {
+ public:
+  static constexpr std::string_view name = "ticket_spin";
+  using Producer = NoToken;
+  using Consumer = NoToken;
+  explicit TicketSpinQueue(std::size_t capacity) : capacity_(capacity), slots_(capacity) {}
+  Producer producer() { return {}; }
+  Consumer consumer() { return {}; }
+
+  bool try_push(Producer&, Item item) {
+    std::uint64_t pos = tail_.load(std::memory_order_relaxed);
+    for (;;) {
+      Slot& slot = slots_[pos % capacity_];
+      const std::uint64_t free_turn = 2 * (pos / capacity_);
+      const std::uint64_t turn = slot.turn.load(std::memory_order_acquire);  // pairs with the pop's release
+      if (turn == free_turn) {
+        if (tail_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) {
+          fill(slot, free_turn, item);
+          return true;
+        }
+      } else if (turn < free_turn) {
+        return false;
+      } else {
+        pos = tail_.load(std::memory_order_relaxed);
+      }
+    }
+  }
+  bool try_pop(Consumer&, Item& item) {
+    std::uint64_t pos = head_.load(std::memory_order_relaxed);
+    for (;;) {
+      Slot& slot = slots_[pos % capacity_];
+      const std::uint64_t full_turn = 2 * (pos / capacity_) + 1;
+      const std::uint64_t turn = slot.turn.load(std::memory_order_acquire);  // pairs with the push's release
+      if (turn == full_turn) {
+        if (head_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) {
+          item = empty(slot, full_turn);
+          return true;
+        }
+      } else if (turn < full_turn) {
+        return false;
+      } else {
+        pos = head_.load(std::memory_order_relaxed);
+      }
+    }
+  }
+  void push(Producer&, Item item) {
+    const std::uint64_t pos = tail_.fetch_add(1, std::memory_order_relaxed);  // the ticket
+    Slot& slot = slots_[pos % capacity_];
+    const std::uint64_t free_turn = 2 * (pos / capacity_);
+    spin_until([&] { return slot.turn.load(std::memory_order_acquire) == free_turn; });
+    fill(slot, free_turn, item);
+  }
+  void pop(Consumer&, Item& item) {
+    const std::uint64_t pos = head_.fetch_add(1, std::memory_order_relaxed);  // the ticket
+    Slot& slot = slots_[pos % capacity_];
+    const std::uint64_t full_turn = 2 * (pos / capacity_) + 1;
+    spin_until([&] { return slot.turn.load(std::memory_order_acquire) == full_turn; });
+    item = empty(slot, full_turn);
+  }
+
+ private:
+  struct alignas(64) Slot {
+    std::atomic<std::uint64_t> turn{0};  // 2*lap: free for that lap's push; 2*lap+1: full
+    Item value = 0;
+  };
+
+  static void fill(Slot& slot, std::uint64_t free_turn, Item item) {
+    slot.value = item;
+    slot.turn.store(free_turn + 1, std::memory_order_release);  // publishes the value
+  }
+  static Item empty(Slot& slot, std::uint64_t full_turn) {
+    const Item item = slot.value;
+    slot.turn.store(full_turn + 1, std::memory_order_release);  // frees the slot
+    return item;
+  }
+  template <class Done>
+  static void spin_until(Done&& done) {
+    for (int round = 0; !done(); ++round) {
+      if (round < 1024) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+      } else {
+        std::this_thread::yield();
+      }
+    }
+  }
+
+  const std::size_t capacity_;
+  std::vector<Slot> slots_;
+  alignas(128) std::atomic<std::uint64_t> tail_{0};
+  alignas(128) std::atomic<std::uint64_t> head_{0};
+  alignas(128) char end_padding_ = 0;
+};
 
 #if FEV_BENCH_HAVE_BOOST_LOCKFREE
 class BoostLockfreeQueue {

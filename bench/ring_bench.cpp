@@ -130,6 +130,7 @@ void register_queue() {
 void register_all() {
   register_queue<fev_bench::FevQueue>();
   register_queue<fev_bench::MutexCondvarQueue>();
+  register_queue<fev_bench::TicketSpinQueue>();
 #if FEV_BENCH_HAVE_TBB
   register_queue<fev_bench::TbbQueue>();
 #endif
