@@ -82,6 +82,10 @@
  *   -DBROKEN_TRUST_WAKING     (with SHARED and DEAD_WAKER) notify() returns while
  *                             WAKING is set, as in process: the dead producer's WAKING
  *                             then silences every survivor's push
+ *   -DBROKEN_NO_PRESLEEP_WAKE (with SHARED and DEAD_WAKER) a thread about to sleep
+ *                             does not wake the other side first: the consumer the dead
+ *                             producer owed a wake sleeps beside a full ring, and the
+ *                             survivor producer sleeps on that full ring
  */
 
 #ifndef NP
@@ -498,7 +502,7 @@ proctype Producer(byte p) {
 #ifdef BROKEN_NO_RECHECK_PUSH
 push_sleep:
 #endif
-#ifdef SHARED
+#if defined(SHARED) && !defined(BROKEN_NO_PRESLEEP_WAKE)
                     /* consumers_can_proceed(): tail != head (seq_cst loads) */
                     t = tail;
                     atomic { pending = ((t & ~CLOSED) != head); t = 0 };
@@ -635,7 +639,7 @@ proctype Consumer(byte c) {
 #ifdef BROKEN_NO_RECHECK
 pop_sleep:
 #endif
-#ifdef SHARED
+#if defined(SHARED) && !defined(BROKEN_NO_PRESLEEP_WAKE)
                     /* producers_can_proceed(): tail - head < capacity (seq_cst loads) */
                     t = tail;
                     atomic { pending = ((t & ~CLOSED) - head < C); t = 0 };
