@@ -11,7 +11,8 @@
  *                  WAKING (bit 0: a wake_one was issued and nobody took it over yet),
  *                  sleepers (bits 1..2: threads registered to sleep, at most 3 here),
  *                  sequence (bits 3..7: +1 on every wake issued and on close(); it
- *                  wraps modulo 32 here, modulo 2^16 in C++)
+ *                  wraps modulo 32 here, modulo 2^16 in C++; an assertion checks
+ *                  that no run wraps it)
  *
  * Abstractions (see model/README.md):
  * - Every C++ atomic operation is one atomic Promela step.  Promela is sequentially
@@ -165,6 +166,13 @@ byte dead_sleeper = 0;     /* 1 if it died registered on not_full: it never leav
 #define REGISTERED(b) skip
 #endif
 
+/* The sequence has 5 bits here: a run that bumped it 32 times could make a stale
+   futex compare succeed that the 16-bit C++ sequence would fail.  The ghost counts
+   (a function of the sequence while it does not wrap, so they add no states) check
+   that no run does. */
+byte not_empty_bumps = 0, not_full_bumps = 0;
+#define SEQ_BUMPED(word) word##_bumps++; assert(word##_bumps < 32)
+
 #define PRODUCER_OF(v) (((v) - 1) / ITEMS)
 #define INDEX_OF(v)    (((v) - 1) % ITEMS)
 
@@ -221,19 +229,20 @@ inline wake_all_producers() {
  *              if (CAS(seen, (seen + SEQ_ONE) | WAKING)) break; }
  * (its `seen` is nseen here: a sleeper's own `seen` must survive the pre-sleep notify)
  */
-#define NOTIFY_DECIDE(word)                                                          \
-  nseen = word;                                   /* load, seq_cst */               \
-  do                                                                                \
-  :: (nseen & SLEEPERS) == 0 -> break            /* nobody sleeps */                 \
-  :: (nseen & SLEEPERS) != 0 && (nseen & WAKING) && TRUSTS_WAKING -> break           \
-  :: else ->                                                                        \
+#define NOTIFY_DECIDE(word)                                                       \
+  nseen = word;                                   /* load, seq_cst */             \
+  do                                                                              \
+  :: (nseen & SLEEPERS) == 0 -> break            /* nobody sleeps */              \
+  :: (nseen & SLEEPERS) != 0 && (nseen & WAKING) && TRUSTS_WAKING -> break        \
+  :: else ->                                                                      \
        atomic {                                  /* CAS, seq_cst */               \
-         if                                                                         \
-         :: word == nseen -> word = (nseen + SEQ_ONE) | WAKING; ok = true; break     \
-         :: else -> nseen = word                                                     \
-         fi                                                                         \
-       }                                                                            \
-  od;                                                                               \
+         if                                                                       \
+         :: word == nseen ->                                                      \
+              word = (nseen + SEQ_ONE) | WAKING; SEQ_BUMPED(word); ok = true; break\
+         :: else -> nseen = word                                                  \
+         fi                                                                       \
+       }                                                                          \
+  od;                                                                             \
   nseen = 0
 
 inline notify_not_empty() {
@@ -703,9 +712,9 @@ pop_continue:
 proctype Closer() {
   byte j;
   atomic { tail = tail | CLOSED };               /* fetch_or, seq_cst */
-  atomic { not_empty = not_empty + SEQ_ONE };    /* fetch_add, seq_cst */
+  atomic { not_empty = not_empty + SEQ_ONE; SEQ_BUMPED(not_empty) };   /* fetch_add, seq_cst */
   atomic { wake_all_consumers() };
-  atomic { not_full = not_full + SEQ_ONE };
+  atomic { not_full = not_full + SEQ_ONE; SEQ_BUMPED(not_full) };
   atomic { wake_all_producers() };
   finished++
 }
