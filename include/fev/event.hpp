@@ -16,6 +16,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <stop_token>
 
 #include "fev/config.hpp"
 #include "fev/deadline.hpp"
@@ -108,11 +109,95 @@ class BasicEvent {
     return wait_slow(seen, detail::to_deadline(when));
   }
 
+  // Blocks until the event is set or a stop is requested on `stop` (std::jthread's
+  // token, for example). True iff the event was set (or a set() happened while
+  // waiting), even if a stop was requested too; false once a stop is requested while
+  // the event is not set. The stop request wakes this waiter promptly, from the thread
+  // that calls request_stop() (see WakeOnStop). A token that can never stop waits as
+  // wait() does.
+  bool wait(std::stop_token stop) noexcept {
+    const std::uint32_t seen = word_.load(std::memory_order_acquire);  // pairs with set()
+    if (seen & kSet) return true;
+    if (!stop.stop_possible()) {
+      (void)wait_slow(seen, Deadline::max());
+      return true;
+    }
+    return wait_slow_stoppable(seen, stop);
+  }
+
   // The underlying word, for backends and tools that wait on several events at once.
   const std::atomic<std::uint32_t>& word() const noexcept { return word_; }
 
  private:
   friend struct detail::EventAccess;
+
+  // Cancelling a parked wait(std::stop_token) without a lost wake. The callback cannot
+  // change the word instead: every bit of it means something to set() and to the other
+  // waiters, and a bit it flipped (kParked) could be flipped back by another waiter
+  // before ours compares the word and sleeps. So the waiter and its callback share two
+  // flags and make a Dekker pair of them (all four accesses seq_cst):
+  //   waiter:   may_sleep = true;  if (stopped) leave;  futex wait;  may_sleep = false
+  //   callback: stopped = true;    while (may_sleep) { wake_all; yield }
+  // Either the waiter sees `stopped` before it sleeps, or the callback sees `may_sleep`
+  // and keeps waking the word until the waiter is out of its futex wait (then it loops
+  // back, and sees `stopped`). The loop lasts as long as the waiter takes to run after
+  // a wake; it wakes the event's other waiters too, who find the word unchanged and
+  // park again. The waiter clears `may_sleep` before it returns, so the stop_callback's
+  // destructor (which waits for a running callback) never waits on the waiter itself.
+  struct StopGate {
+    std::atomic<bool> stopped{false};    // the stop callback has run
+    std::atomic<bool> may_sleep{false};  // the waiter is between its check of `stopped` and the end of its sleep
+  };
+  struct WakeOnStop {
+    StopGate* gate;
+    std::atomic<std::uint32_t>* word;
+    void operator()() const noexcept {
+      gate->stopped.store(true, std::memory_order_seq_cst);  // Dekker pair with the waiter's may_sleep store
+      while (gate->may_sleep.load(std::memory_order_seq_cst)) {  // pairs with the waiter's stores
+        Wait::wake_all(*word);
+        detail::yield_cpu();
+      }
+    }
+  };
+
+  bool wait_slow_stoppable(std::uint32_t entry, const std::stop_token& stop) noexcept {
+    const auto released = [entry](std::uint32_t word) {
+      return (word & kSet) != 0 || (word & kGenerationMask) != (entry & kGenerationMask);
+    };
+    // acquire: pairs with set()'s release, directly or through clear()'s RMW.
+    if (stop.stop_requested()) return released(word_.load(std::memory_order_acquire));
+    std::uint32_t seen = entry;
+    if (detail::spin_until([&] { return released(seen = word_.load(std::memory_order_acquire)); }, Deadline::max()))
+      return true;
+    StopGate gate;
+    const std::stop_callback wake_on_stop(stop, WakeOnStop{&gate, &word_});
+    for (;;) {
+      if (!(seen & kParked)) {
+        // As in wait_slow (acquire on both: the new value may be a set() we return on).
+        if (!word_.compare_exchange_weak(seen, seen | kParked, std::memory_order_acquire,
+                                         std::memory_order_acquire)) {
+          if (released(seen)) return true;
+          continue;
+        }
+        seen |= kParked;
+      }
+      gate.may_sleep.store(true, std::memory_order_seq_cst);  // Dekker pair with WakeOnStop
+      if (gate.stopped.load(std::memory_order_seq_cst)) {
+        // relaxed: the callback only needs to see it eventually; nothing is published.
+        gate.may_sleep.store(false, std::memory_order_relaxed);
+        // acquire: pairs with set(); a set() that came first still counts.
+        return released(word_.load(std::memory_order_acquire));
+      }
+      // Timed, though there is no deadline: the wake above must end this sleep with the
+      // word unchanged, and backend::BoostAtomic's untimed wait (Boost's atomic wait)
+      // returns only once the word changes; its timed wait returns on a wake, as every
+      // backend's does. A slice that times out just loops.
+      (void)Wait::wait(word_, seen, std::chrono::steady_clock::now() + std::chrono::hours(1));
+      gate.may_sleep.store(false, std::memory_order_seq_cst);  // Dekker pair with WakeOnStop's load
+      seen = word_.load(std::memory_order_acquire);  // pairs with set()
+      if (released(seen)) return true;
+    }
+  }
 
   // Word layout and invariants:
   //   bit 0      kSet     the event is set.

@@ -34,11 +34,37 @@
 //     the claimer's own cache line and is written only when someone parks: no
 //     syscall, no extra shared write.
 //
+//  8. Bulk calls (try_push_n, try_pop_n, pop_n) check that the turns of k consecutive
+//     slots are ready, then claim all k positions with one CAS of tail_ (head_) from p
+//     to p+k. A ready turn stays ready until its position is claimed, and the CAS
+//     succeeds only if nobody claimed p or later, so the k slots are ours. A bulk push
+//     wakes at most one consumer (step 6): the woken consumer relays while values
+//     remain.
+//  9. Cancellation (push/pop with a std::stop_token): the parking loop checks the token
+//     before every sleep. A stop_callback bumps the parking word's sequence (an RMW)
+//     and wakes everyone on it, so a waiter that checked the token just before the
+//     request then sleeps on a value the word no longer holds (see block()).
+//
 // Guarantees: every value pushed (push/try_push returned true) is popped exactly once;
-// values from one producer come out in the order it pushed them; the destructor
-// destroys whatever is still inside. Blocking operations spin for fev::spin_limit(),
-// then park. T must be nothrow move-constructible and nothrow move-assignable (so a
-// claimed slot is always filled and emptied; a throwing copy happens before the claim).
+// values from one producer come out in the order it pushed them (a bulk push's values
+// in the iterator's order); the destructor destroys whatever is still inside. Blocking
+// operations spin for fev::spin_limit(), then park. T must be nothrow
+// move-constructible (so a claimed slot is always filled); pop(T&) and the other pops
+// into a caller's T also need a nothrow move assignment, the optional forms (try_pop(),
+// pop()) do not, nor does T need a default constructor for them.
+//
+// Closed or empty? try_pop() returns nullopt (try_pop(T&) false) in both cases. To tell
+// them apart without blocking: pop_for(v, 0s) tries once and returns Status::closed only
+// when the ring is closed and drained, Status::timeout when it is open and has nothing
+// ready now. Or test closed() before empty(): closed() is final, and once it is true
+// and empty() is too, no value will ever come (every push that succeeded was claimed
+// before close()).
+//
+// Cancellation: push(T&&, std::stop_token) and pop(T&, std::stop_token) return
+// Status::cancelled once a stop is requested while they would have to wait. An
+// operation that can complete without waiting completes (Status::ok), as
+// std::condition_variable_any's stop_token waits do; a cancelled push kept its value
+// and a cancelled pop took nothing.
 //
 // try_push and try_pop can fail spuriously: try_push on a ring that is not full, and
 // try_pop on one that is not empty, while another thread is between claiming a
@@ -63,10 +89,13 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <limits>
 #include <memory>
 #include <new>
+#include <optional>
 #include <stdexcept>
+#include <stop_token>
 #include <thread>
 #include <type_traits>
 #include <utility>
@@ -79,7 +108,9 @@
 
 namespace fev {
 
-enum class Status { ok, timeout, closed };
+// What a blocking or timed operation ended with. cancelled: a std::stop_token asked the
+// operation to stop while it waited (only the stop_token overloads return it).
+enum class Status { ok, timeout, closed, cancelled };
 
 // Test hooks for fev's own stress harness; the defaults compile to nothing.
 struct RingHooks {
@@ -103,8 +134,6 @@ template <class T, class Wait = DefaultWait, class Hooks = RingHooks>
 class BasicRing {
   static_assert(std::is_nothrow_move_constructible_v<T>,
                 "fev::Ring<T> needs a noexcept move constructor: a claimed slot must always be filled");
-  static_assert(std::is_nothrow_move_assignable_v<T>,
-                "fev::Ring<T> needs a noexcept move assignment: pop(T&) assigns into the caller's object");
   static_assert(std::is_nothrow_destructible_v<T>, "fev::Ring<T> needs a noexcept destructor");
 
  public:
@@ -174,7 +203,7 @@ class BasicRing {
     }
   }
 
-  bool try_pop(T& out) noexcept { return claim_pop(out) == Step::done; }
+  bool try_pop(T& out) noexcept { return claim_pop(move_into(out)) == Step::done; }
 
   // ---- Blocking. push: false iff closed, and then the value is not taken (an rvalue
   // argument is left as it was). pop: false iff closed and drained. ----
@@ -211,6 +240,99 @@ class BasicRing {
   template <class Clock, class Duration>
   Status pop_until(T& out, const std::chrono::time_point<Clock, Duration>& when) noexcept {
     return pop_until_deadline(out, detail::to_deadline(when));
+  }
+
+  // ---- Values by std::optional: T needs no default constructor and no assignment. ----
+  // The next value, or nullopt when there is none ready or the ring is closed (to tell
+  // which, see "Closed or empty?" at the top). Can fail spuriously, as try_pop(T&).
+  std::optional<T> try_pop() noexcept {
+    std::optional<T> result;
+    (void)claim_pop(emplace_into(result));
+    return result;
+  }
+  // Blocks for the next value; nullopt iff the ring is closed and drained.
+  std::optional<T> pop() noexcept {
+    std::optional<T> result;
+    (void)pop_blocking([&] { return claim_pop(emplace_into(result)); }, Deadline::max(), {});
+    return result;
+  }
+
+  // Blocking try_emplace: waits for room, then constructs T from `args` in its slot.
+  // False iff the ring is closed. A T that may throw while being constructed from
+  // `args` is built before waiting (if that throws, the ring is untouched; if the ring
+  // turns out closed, that T is destroyed); otherwise `args` are used only once room is
+  // claimed, and are left as they were when this returns false.
+  template <class... Args>
+  bool emplace(Args&&... args) noexcept(std::is_nothrow_constructible_v<T, Args...>) {
+    if constexpr (std::is_nothrow_constructible_v<T, Args...>) {
+      const auto construct = [&](void* where) noexcept { ::new (where) T(std::forward<Args>(args)...); };
+      return push_blocking([&] { return claim_push(construct); }, Deadline::max(), {}) == Status::ok;
+    } else {
+      T value(std::forward<Args>(args)...);
+      return push(std::move(value));
+    }
+  }
+
+  // Whether no value is inside; approximate under concurrency, like size().
+  bool empty() const noexcept { return size() == 0; }
+
+  // ---- Bulk. One atomic claim for several positions (protocol step 8), one wake of
+  // the other side per call. ----
+  // Moves up to `n` values, taken in order from `first` (std::ranges::iter_move), into
+  // the ring without waiting, and returns how many went in: the first k values of the
+  // range, k < n when the ring had fewer free slots ready (or was closed: 0). The
+  // values not taken are left as they were. The iterator's operations and T's
+  // construction from its values must not throw: a claimed slot must be filled.
+  template <class It>
+  std::size_t try_push_n(It first, std::size_t n) noexcept {
+    static_assert(std::input_iterator<It>, "fev::Ring::try_push_n takes an input iterator");
+    static_assert(std::is_nothrow_constructible_v<T, std::iter_rvalue_reference_t<It>>,
+                  "fev::Ring::try_push_n: T must be nothrow constructible from the iterator's values "
+                  "(use a mutable iterator so they are moved, not copied)");
+    std::size_t pushed = 0;
+    (void)claim_push_n(first, n, pushed);
+    return pushed;
+  }
+  // Moves up to `max` values out of the ring into `out` (`*out = value; ++out;`, in
+  // ring order) without waiting, and returns how many: 0 when none was ready or the
+  // ring is closed and drained. If writing to `out` throws, the exception propagates and
+  // the values this call took but had not written yet are destroyed.
+  template <class Out>
+  std::size_t try_pop_n(Out out, std::size_t max) {
+    static_assert(std::output_iterator<Out, T>, "fev::Ring::try_pop_n writes T values through `out`");
+    PopClaim claim{0, 0};
+    if (max == 0 || claim_pop_n(max, claim) != Step::done) return 0;
+    drain_into(claim, std::move(out));
+    return claim.count;
+  }
+  // As try_pop_n, but waits for the first value; then takes up to max - 1 more that
+  // are ready. Returns 0 iff the ring is closed and drained (or max is 0: then at once).
+  template <class Out>
+  std::size_t pop_n(Out out, std::size_t max) {
+    static_assert(std::output_iterator<Out, T>, "fev::Ring::pop_n writes T values through `out`");
+    PopClaim claim{0, 0};
+    if (max == 0 || pop_blocking([&] { return claim_pop_n(max, claim); }, Deadline::max(), {}) != Status::ok)
+      return 0;
+    drain_into(claim, std::move(out));
+    return claim.count;
+  }
+
+  // ---- Cancellable (protocol step 9). Status::cancelled once `stop` is requested while
+  // the call would wait; the value was then not taken (push) and nothing was taken
+  // (pop). A call that can complete without waiting completes, stop requested or not.
+  // A stop request wakes the parked thread promptly (and, as close() does, briefly
+  // every other thread parked on the same side). ----
+  Status push(T&& value, std::stop_token stop) noexcept {
+    const auto construct = move_from(value);
+    return push_blocking([&] { return claim_push(construct); }, Deadline::max(), std::move(stop));
+  }
+  Status push(const T& value, std::stop_token stop) {
+    T copy(value);
+    return push(std::move(copy), std::move(stop));
+  }
+  Status pop(T& out, std::stop_token stop) noexcept {
+    const auto take = move_into(out);
+    return pop_blocking([&] { return claim_pop(take); }, Deadline::max(), std::move(stop));
   }
 
   // Closes the ring: pushes fail from now on (blocked ones return false), pops drain
@@ -354,8 +476,138 @@ class BasicRing {
     }
   }
 
-  // One attempt to claim a pop position and move its value into `out`.
-  Step claim_pop(T& out) noexcept {
+  // How a pop hands a value over: `take(value)` moves it out (noexcept); the ring then
+  // destroys what is left in the slot.
+  static auto move_into(T& out) noexcept {
+    static_assert(std::is_nothrow_move_assignable_v<T>,
+                  "fev::Ring<T>: popping into a T& needs a noexcept move assignment; "
+                  "the std::optional forms (try_pop(), pop()) and pop_n need none");
+    return [&out](T& value) noexcept { out = std::move(value); };
+  }
+  static auto emplace_into(std::optional<T>& out) noexcept {
+    return [&out](T& value) noexcept { out.emplace(std::move(value)); };
+  }
+  // How a push fills a claimed slot from a caller's value.
+  static auto move_from(T& value) noexcept {
+    return [&value](void* where) noexcept { ::new (where) T(std::move(value)); };
+  }
+
+  // One attempt to claim up to `n` consecutive push positions with one CAS (protocol
+  // step 8) and fill them from `first`; `pushed` says how many.
+  template <class It>
+  Step claim_push_n(It& first, std::size_t n, std::size_t& pushed) noexcept {
+    if (n == 0) return Step::busy;
+    const std::size_t most = n < capacity_ ? n : capacity_;  // positions p..p+most-1 use distinct slots
+    std::size_t pos = tail_.load(std::memory_order_relaxed);
+    for (;;) {
+      if (pos & kClosed) return Step::closed;
+      // acquire: pairs with the release of the pop that freed this slot, so its move
+      // out and destruction happen-before our construction (and so for each slot below).
+      const std::size_t turn = slot_of(pos).turn.load(std::memory_order_acquire);
+      const std::size_t free_turn = 2 * lap_of(pos);
+      if (turn == free_turn) {
+        std::size_t count = 1;
+        while (count < most &&
+               slot_of(pos + count).turn.load(std::memory_order_acquire) == 2 * lap_of(pos + count))
+          ++count;
+        Hooks::step();
+        // seq_cst: as claim_push's CAS (protocol step 5, and ordered with close()).
+        // A free turn stays free until its position is claimed, and this succeeds only
+        // if nobody claimed pos or later: the `count` slots are ours. relaxed on
+        // failure: we only retry.
+        if (tail_.compare_exchange_weak(pos, pos + count, std::memory_order_seq_cst, std::memory_order_relaxed)) {
+          for (std::size_t i = 0; i < count; ++i, ++first) {
+            Slot& slot = slot_of(pos + i);
+            ::new (static_cast<void*>(slot.storage)) T(std::ranges::iter_move(first));
+            Hooks::step();
+            // release: publishes the value to the pop that acquires this turn.
+            slot.turn.store(2 * lap_of(pos + i) + 1, std::memory_order_release);
+          }
+          if constexpr (Hooks::kWakeConsumers) notify(not_empty_);  // one wake; woken consumers relay
+          pushed = count;
+          return Step::done;
+        }
+      } else if (static_cast<std::ptrdiff_t>(turn - free_turn) < 0) {
+        return Step::busy;  // full
+      } else {
+        pos = tail_.load(std::memory_order_relaxed);  // another producer took pos
+      }
+    }
+  }
+
+  // Positions [first, first + count) claimed by one pop_n/try_pop_n.
+  struct PopClaim {
+    std::size_t first;
+    std::size_t count;
+  };
+
+  // One attempt to claim up to `max` (>= 1) consecutive pop positions whose values are
+  // published, with one CAS (protocol step 8). The caller then drains them.
+  Step claim_pop_n(std::size_t max, PopClaim& claim) noexcept {
+    const std::size_t most = max < capacity_ ? max : capacity_;
+    std::size_t pos = head_.load(std::memory_order_relaxed);
+    for (;;) {
+      // acquire: pairs with the push's release of this turn (the value is complete),
+      // and so for each slot below.
+      const std::size_t turn = slot_of(pos).turn.load(std::memory_order_acquire);
+      const std::size_t full_turn = 2 * lap_of(pos) + 1;
+      if (turn == full_turn) {
+        std::size_t count = 1;
+        while (count < most &&
+               slot_of(pos + count).turn.load(std::memory_order_acquire) == 2 * lap_of(pos + count) + 1)
+          ++count;
+        Hooks::step();
+        // seq_cst: as claim_pop's CAS (protocol step 5). A published value stays until
+        // its position is claimed, and this succeeds only if nobody claimed pos or
+        // later. relaxed on failure: we only retry.
+        if (head_.compare_exchange_weak(pos, pos + count, std::memory_order_seq_cst, std::memory_order_relaxed)) {
+          claim = {pos, count};
+          return Step::done;
+        }
+      } else if (static_cast<std::ptrdiff_t>(turn - full_turn) < 0) {
+        // Empty here; closed and drained only when no claimed push is outstanding.
+        // acquire: pairs with close().
+        const std::size_t tail = tail_.load(std::memory_order_acquire);
+        if ((tail & kClosed) && (tail & ~kClosed) == head_.load(std::memory_order_relaxed)) return Step::closed;
+        return Step::busy;
+      } else {
+        pos = head_.load(std::memory_order_relaxed);  // another consumer took pos
+      }
+    }
+  }
+
+  // Destroys what is left of the value at a claimed pop position and frees its slot.
+  void free_slot(std::size_t pos) noexcept {
+    Slot& slot = slot_of(pos);
+    value_at(slot).~T();
+    Hooks::step();
+    // release: our move-out and destruction happen-before the next push here.
+    slot.turn.store(2 * lap_of(pos) + 2, std::memory_order_release);
+  }
+
+  // Writes the claimed values to `out` in ring order, frees their slots, and wakes one
+  // parked producer (producers relay). If writing throws, the slots not yet written are
+  // still freed (their values destroyed): the ring stays whole.
+  template <class Out>
+  void drain_into(PopClaim claim, Out out) {
+    struct FreeRemaining {
+      BasicRing& ring;
+      std::size_t next, end;
+      ~FreeRemaining() {
+        for (; next != end; ++next) ring.free_slot(next);
+        ring.notify(ring.not_full_);
+      }
+    } remaining{*this, claim.first, claim.first + claim.count};
+    for (; remaining.next != remaining.end; ++remaining.next) {
+      *out = std::move(value_at(slot_of(remaining.next)));
+      ++out;
+      free_slot(remaining.next);
+    }
+  }
+
+  // One attempt to claim a pop position and hand its value to `take`.
+  template <class Take>
+  Step claim_pop(Take&& take) noexcept {
     std::size_t pos = head_.load(std::memory_order_relaxed);
     for (;;) {
       Slot& slot = slot_of(pos);
@@ -367,7 +619,7 @@ class BasicRing {
         // seq_cst: the claim is one half of the parking handshake (protocol step 5).
         if (head_.compare_exchange_weak(pos, pos + 1, std::memory_order_seq_cst, std::memory_order_relaxed)) {
           T& value = value_at(slot);
-          out = std::move(value);
+          take(value);
           value.~T();
           Hooks::step();
           // release: our move-out and destruction happen-before the next push here.
@@ -418,15 +670,18 @@ class BasicRing {
   // `ready` is a cheap hint polled while spinning; attempt() runs only once it says yes.
   // `other_word` is the word the other side sleeps on, and `other_can_proceed` whether
   // it could make progress now (room for producers, values for consumers).
+  // `stop`: instead of waiting any longer, return Status::cancelled once a stop is
+  // requested (protocol step 9); an empty token never stops.
   template <class Attempt, class NothingPending, class Ready, class OtherCanProceed>
   Status block(std::atomic<std::uint32_t>& word, Attempt&& attempt, NothingPending&& nothing_pending,
                Ready&& ready, std::atomic<std::uint32_t>& other_word, OtherCanProceed&& other_can_proceed,
-               Deadline deadline) noexcept {
+               Deadline deadline, const std::stop_token& stop) noexcept {
     Step step = attempt();
-    if (step == Step::busy && deadline != Deadline::min()) {
+    if (step == Step::busy && deadline != Deadline::min() && !stop.stop_requested()) {
       detail::spin_until([&] { return ready() && (step = attempt()) != Step::busy; }, deadline);
     }
     if (step != Step::busy) return step == Step::done ? Status::ok : Status::closed;
+    if (stop.stop_requested()) return Status::cancelled;
 
     // Register as a sleeper. relaxed: only a starting value for the CAS.
     std::uint32_t seen = word.load(std::memory_order_relaxed);
@@ -436,6 +691,7 @@ class BasicRing {
         // Every sleeper place is taken: poll instead of registering.
         detail::yield_cpu();
         if ((step = attempt()) != Step::busy) return step == Step::done ? Status::ok : Status::closed;
+        if (stop.stop_requested()) return Status::cancelled;
         seen = word.load(std::memory_order_relaxed);
         continue;
       }
@@ -448,7 +704,12 @@ class BasicRing {
       }
     }
 
+    // A stop request changes the word (an RMW: the sequence moves, so a sleep on any
+    // value read before it returns at once) and then wakes everyone on it. Registered
+    // only now: a stop before this point is seen by the checks above and below.
+    const std::stop_callback wake_on_stop(stop, WakeOnStop{&word});
     bool took_wake = false;
+    bool cancelled = false;
     for (;;) {
       if (seen & kWaking) {
         // Take the issued wake over: we are awake and re-check the ring next, and we
@@ -463,6 +724,22 @@ class BasicRing {
       }
       Hooks::step();
       if ((step = attempt()) != Step::busy || passed(deadline)) break;
+      if (stop.stop_possible()) {
+        // "Stop requested between our check and our sleep": acquire, so that if this
+        // reads WakeOnStop's bump (or any later RMW of the word: all are in its release
+        // sequence) the request happens-before the check below, which then sees it; if
+        // it reads an older value, the bump comes later and changes the word from the
+        // value we sleep on. So either we see the stop here, or the sleep returns.
+        const std::uint32_t now = word.load(std::memory_order_acquire);
+        if (stop.stop_requested()) {
+          cancelled = true;
+          break;
+        }
+        if (now != seen) {
+          seen = now;  // the word moved since we read it: look again instead of sleeping
+          continue;
+        }
+      }
       if (nothing_pending()) {
         // Between processes, a peer that died between its claim and its wake call may
         // have left the other side asleep although it could proceed (a consumer died
@@ -483,15 +760,40 @@ class BasicRing {
     word.fetch_sub(kSleeperOne, std::memory_order_seq_cst);
     // The relay: claimers that saw `waking` left their wake to whoever took it, which
     // is us. If there is still something to take, wake the next sleeper.
+    // Also after a cancellation: a cancelled waiter took nothing, so the value (room)
+    // the wake announced is still there for the next sleeper.
     if (took_wake && !nothing_pending()) notify(word);
+    if (cancelled) return Status::cancelled;
     if (step == Step::busy) return Status::timeout;
     return step == Step::done ? Status::ok : Status::closed;
   }
 
+  // The stop_callback of a cancellable wait (protocol step 9).
+  struct WakeOnStop {
+    std::atomic<std::uint32_t>* word;
+    void operator()() const noexcept {
+      // release: the stop request (made before this callback runs) happens-before
+      // whatever acquires this value or a later one; pairs with block()'s acquire
+      // re-read before it sleeps. The bump changes the value a parker is about to
+      // sleep on, so its futex wait returns at once.
+      word->fetch_add(kSequenceOne, std::memory_order_release);
+      Wait::wake_all(*word);
+    }
+  };
+
   Status push_until_deadline(T& value, Deadline deadline) noexcept {
-    const auto attempt = [&] {
-      return claim_push([&](void* where) noexcept { ::new (where) T(std::move(value)); });
-    };
+    const auto construct = move_from(value);
+    return push_blocking([&] { return claim_push(construct); }, deadline, {});
+  }
+
+  Status pop_until_deadline(T& out, Deadline deadline) noexcept {
+    const auto take = move_into(out);
+    return pop_blocking([&] { return claim_pop(take); }, deadline, {});
+  }
+
+  // Waits for room until `attempt` (one claim_push or claim_push_n) is not busy.
+  template <class Attempt>
+  Status push_blocking(Attempt&& attempt, Deadline deadline, std::stop_token stop) noexcept {
     const auto nothing_pending = [&] {
       // seq_cst: the re-check half of the handshake with claim_pop's head_ CAS.
       const std::size_t head = head_.load(std::memory_order_seq_cst);
@@ -505,11 +807,12 @@ class BasicRing {
       return (tail_.load(std::memory_order_seq_cst) & ~kClosed) != head_.load(std::memory_order_seq_cst);
     };
     return block(not_full_, attempt, nothing_pending, [] { return true; }, not_empty_, consumers_can_proceed,
-                 deadline);
+                 deadline, stop);
   }
 
-  Status pop_until_deadline(T& out, Deadline deadline) noexcept {
-    const auto attempt = [&] { return claim_pop(out); };
+  // Waits for a value until `attempt` (one claim_pop or claim_pop_n) is not busy.
+  template <class Attempt>
+  Status pop_blocking(Attempt&& attempt, Deadline deadline, std::stop_token stop) noexcept {
     const auto nothing_pending = [&] {
       // seq_cst: the re-check half of the handshake with claim_push's tail_ CAS.
       const std::size_t tail = tail_.load(std::memory_order_seq_cst);
@@ -527,7 +830,7 @@ class BasicRing {
       // seq_cst: as the re-check above. Free positions for a push.
       return (tail_.load(std::memory_order_seq_cst) & ~kClosed) - head_.load(std::memory_order_seq_cst) < capacity_;
     };
-    return block(not_empty_, attempt, nothing_pending, ready, not_full_, producers_can_proceed, deadline);
+    return block(not_empty_, attempt, nothing_pending, ready, not_full_, producers_can_proceed, deadline, stop);
   }
 
   // Read-only after construction.
