@@ -9,8 +9,11 @@
 // ring/throughput/<queue>/<P>P<C>C (P producer and C consumer threads; items/s counts
 // items moved from producers to consumers; time runs from the moment every thread is
 // ready to the last join; every run checks the sum of what was popped).
+// ring/throughput_bulk32/fev/<P>P<C>C: the same runs through fev::Ring's bulk calls,
+// batches of 32 (try_push_n, and one blocking push when the ring is full; pop_n).
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <chrono>
@@ -109,6 +112,86 @@ void throughput(benchmark::State& state, int producers, int consumers) {
   state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(items));
 }
 
+// As throughput<FevQueue>, moving items in batches of up to `batch` per call.
+void fev_bulk_throughput(benchmark::State& state, int producers, int consumers, std::size_t batch) {
+  const std::uint64_t items = g_items;
+  const std::uint64_t per_producer = items / static_cast<std::uint64_t>(producers);
+  const std::uint64_t per_consumer = items / static_cast<std::uint64_t>(consumers);
+  const std::uint64_t expected_sum = items * (items + 1) / 2;  // items are 1..items
+  for (auto _ : state) {
+    fev::Ring<Item> ring(kCapacity);
+    std::latch ready(producers + consumers);
+    std::latch start(1);
+    std::atomic<std::uint64_t> sum{0};
+    std::vector<std::thread> threads;
+    threads.reserve(static_cast<std::size_t>(producers + consumers));
+    for (int p = 0; p < producers; ++p) {
+      threads.emplace_back([&, p] {
+        std::vector<Item> values(batch);
+        ready.count_down();
+        start.wait();
+        const std::uint64_t first = static_cast<std::uint64_t>(p) * per_producer + 1;
+        const std::uint64_t corruption = (g_corrupt_one_item && p == 0) ? 1 : 0;
+        for (std::uint64_t next = 0; next < per_producer;) {
+          const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(batch, per_producer - next));
+          for (std::size_t i = 0; i < n; ++i) values[i] = first + next + i;
+          if (next == 0) values[0] += corruption;
+          const std::size_t pushed = ring.try_push_n(values.begin(), n);
+          if (pushed == 0) {
+            (void)ring.push(values[0]);  // full: wait for room
+            next += 1;
+          } else {
+            next += pushed;
+          }
+        }
+      });
+    }
+    for (int c = 0; c < consumers; ++c) {
+      threads.emplace_back([&] {
+        std::vector<Item> values(batch);
+        ready.count_down();
+        start.wait();
+        std::uint64_t local = 0;
+        for (std::uint64_t taken = 0; taken < per_consumer;) {
+          const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(batch, per_consumer - taken));
+          const std::size_t got = ring.pop_n(values.begin(), want);
+          for (std::size_t i = 0; i < got; ++i) local += values[i];
+          taken += got;
+        }
+        sum.fetch_add(local, std::memory_order_relaxed);  // read after join
+      });
+    }
+    ready.wait();
+    const auto begin = std::chrono::steady_clock::now();
+    start.count_down();
+    for (std::thread& thread : threads) thread.join();
+    const auto end = std::chrono::steady_clock::now();
+    state.SetIterationTime(std::chrono::duration<double>(end - begin).count());
+    if (sum.load(std::memory_order_relaxed) != expected_sum) {
+      state.SkipWithError("data check failed: the popped items do not add up to the pushed ones");
+      g_data_check_failed.store(true, std::memory_order_relaxed);  // read by main after the runs
+      break;
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(items));
+}
+
+void register_fev_bulk() {
+  constexpr std::size_t kBatch = 32;
+  constexpr int kMixes[][2] = {{1, 1}, {2, 2}, {4, 4}, {1, 4}, {4, 1}};
+  for (const auto& mix : kMixes) {
+    const int producers = mix[0];
+    const int consumers = mix[1];
+    const std::string label = std::to_string(producers) + "P" + std::to_string(consumers) + "C";
+    benchmark::RegisterBenchmark(("ring/throughput_bulk" + std::to_string(kBatch) + "/fev/" + label).c_str(),
+                                 [producers, consumers](benchmark::State& state) {
+                                   fev_bulk_throughput(state, producers, consumers, kBatch);
+                                 })
+        ->UseManualTime()
+        ->Unit(benchmark::kMillisecond);
+  }
+}
+
 template <class Q>
 void register_queue() {
   const std::string name(Q::name);
@@ -129,6 +212,7 @@ void register_queue() {
 
 void register_all() {
   register_queue<fev_bench::FevQueue>();
+  register_fev_bulk();
   register_queue<fev_bench::MutexCondvarQueue>();
   register_queue<fev_bench::TicketSpinQueue>();
 #if FEV_BENCH_HAVE_TBB
