@@ -48,7 +48,8 @@
 // Guarantees: every value pushed (push/try_push returned true) is popped exactly once;
 // values from one producer come out in the order it pushed them (a bulk push's values
 // in the iterator's order); the destructor destroys whatever is still inside. Blocking
-// operations spin for fev::spin_limit(), then park. T must be nothrow
+// operations spin as fev/spin.hpp's adaptive policy allows (at most fev::spin_limit(),
+// never past their deadline), then park. T must be nothrow
 // move-constructible (so a claimed slot is always filled); pop(T&) and the other pops
 // into a caller's T also need a nothrow move assignment, the optional forms (try_pop(),
 // pop()) do not, nor does T need a default constructor for them.
@@ -128,6 +129,8 @@ namespace detail {
 // is written by one producer and then one consumer, not both at once.
 inline constexpr std::size_t kCounterAlign = 128;
 inline constexpr std::size_t kSlotAlign = 64;
+// Claims and parking words for waiters that are no thread (fev/ring_access.hpp).
+struct RingAccess;
 }  // namespace detail
 
 template <class T, class Wait = DefaultWait, class Hooks = RingHooks>
@@ -389,6 +392,8 @@ class BasicRing {
   }
 
  private:
+  friend struct detail::RingAccess;
+
   struct alignas(kStorageAlignment) Slot {  // max(64, alignof(T))
     // Turn of this slot (see the protocol above). Written with release after the value
     // is constructed (push) or moved out (pop); read with acquire before touching it.
