@@ -1,0 +1,649 @@
+// fev/loop.hpp — a small io_uring event loop whose C++20 coroutines wait on the same
+// fev::Event and fev::Ring that plain threads use (Linux, liburing).
+//
+//   fev::Loop loop;
+//   loop.spawn([](fev::Loop& loop, fev::Ring<int>& work, fev::Event& shutdown) -> fev::Task<> {
+//     while (auto item = co_await fev::async_pop(loop, work)) handle(*item);
+//   }(loop, work, shutdown));
+//   loop.run();                       // until every spawned task has finished, or stop()
+//
+// What a coroutine can await (all resume on the loop's thread, from the loop itself,
+// never inside the set()/push()/pop() of another thread or coroutine):
+//   async_wait(loop, event[, stop])          -> bool: true iff set (false: stop requested)
+//   async_wait_for(loop, event, timeout[, stop]), async_wait_until(loop, event, when[, stop])
+//                                            -> bool: true iff set, false at the deadline
+//   async_pop(loop, ring)                    -> std::optional<T>: nullopt iff closed and drained
+//   async_pop(loop, ring, stop)              -> PopResult<T>: ok + value, closed, or cancelled
+//   async_push(loop, ring, std::move(value)) -> bool: false iff closed (the value not taken)
+//   async_push(loop, ring, std::move(value), stop) -> Status: ok, closed or cancelled
+//   co_await task                            -> another Task's result (it runs inside this one)
+// Threads keep calling Event::set(), Ring::push() and so on as before: nothing changes
+// for them, and a Ring or Event may have thread waiters and coroutine waiters at once.
+//
+// How: a coroutine that must wait follows exactly the steps a thread follows before it
+// sleeps (fev/event_access.hpp for events, fev/ring_access.hpp for rings: register,
+// take a wake over, re-check, sleep on the exact word value, leave with the relay), but
+// instead of futex(2) it queues an IORING_OP_FUTEX_WAIT (Linux 6.7+) on the same word
+// and suspends. The futex wake of set() or of a ring's notify() completes that request
+// just as it wakes a thread; the loop reaps the completion and runs the waiter's next
+// step, which re-reads the word: a wake is only a hint. A wake that changed nothing for
+// this waiter (a late wake of an earlier set, another waiter's stop) re-arms the wait.
+//
+// Timeouts: the wait is linked to an IORING_OP_LINK_TIMEOUT at the absolute deadline
+// (CLOCK_MONOTONIC, which is steady_clock), so it returns false no earlier than it.
+//
+// Cancellation: a std::stop_token's callback (on whatever thread calls request_stop())
+// posts the operation to the loop and nudges it through an eventfd; on its own thread
+// the loop queues IORING_OP_ASYNC_CANCEL for the operation's wait. The kernel decides
+// between a wake and the cancel in one step (it removes the request from the futex
+// queue for one of them, never both), so the loser never touches the waiter. A waiter
+// that completes without waiting completes (as the threads' stop_token forms do); a
+// cancelled ring waiter took nothing, and if it had taken a wake over it passes the wake
+// on before it resumes, so a value (or room) is never stranded.
+//
+// Lifetimes:
+//  - a coroutine is resumed once per co_await, and only after every completion that
+//    refers to its operation (the wait, its linked timeout, a cancel) has been reaped;
+//  - the Event or Ring awaited must outlive the wait: destroying one while a coroutine
+//    waits on it is undefined (as for a thread blocked in wait()); this is not detected;
+//  - the loop must outlive its tasks. ~Loop destroys the frames of spawned tasks that
+//    are still suspended (their waits are cancelled in the kernel first, and a ring
+//    waiter leaves the ring's sleepers as it would after a cancellation);
+//  - spawn(), run(), run_until() and every co_await run on the loop's thread; stop() and
+//    the stop tokens' request_stop() may come from any thread.
+//
+// Without futex waits in io_uring (a kernel before 6.7, a futex wake the probe of
+// fev/uring.hpp could not see complete a request, a wait backend other than futex, or
+// forced with FEV_LOOP_FALLBACK=1 in the environment or detail::force_loop_fallback):
+// every wait polls instead, with an IORING_OP_TIMEOUT of kFallbackPoll (capped by its
+// deadline) after which the waiter re-checks the word as above. Correct, never hangs,
+// costs up to one poll interval of latency per wake and one completion per waiter per
+// interval. Loop::futex_waits() tells which path a loop uses.
+//
+// A task that throws: co_await rethrows in the awaiting task; a spawned task that
+// throws calls std::terminate().
+//
+// Memory ordering: as for the threads' forms. Everything a thread did before the set()
+// an async_wait returned true for happens-before the code after that co_await; what a
+// producer did before pushing a value happens-before the code after the async_pop that
+// took it.
+#pragma once
+
+#include "fev/cxx20.hpp"  // first: below C++20, one clear error instead of many
+
+#include <atomic>
+#include <chrono>
+#include <coroutine>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <new>
+#include <optional>
+#include <stop_token>
+#include <type_traits>
+#include <utility>
+
+#include "fev/config.hpp"
+#include "fev/deadline.hpp"
+#include "fev/event.hpp"
+#include "fev/event_access.hpp"
+#include "fev/ring.hpp"
+#include "fev/ring_access.hpp"
+#include "fev/wait.hpp"
+
+namespace fev {
+
+class Loop;
+template <class T = void>
+class Task;
+
+// How long a waiter sleeps between checks on the fallback path (see above).
+inline constexpr std::chrono::milliseconds kFallbackPoll{1};
+
+namespace detail {
+
+// Which futex a word's waker wakes (the flags of fev/uring.hpp's probe), or none.
+enum class WordKind : std::uint8_t { private_futex, shared_futex, no_futex };
+template <class Wait>
+inline constexpr WordKind word_kind = std::is_same_v<Wait, backend::Futex>         ? WordKind::private_futex
+                                      : std::is_same_v<Wait, backend::FutexShared> ? WordKind::shared_futex
+                                                                                   : WordKind::no_futex;
+
+// One operation of a coroutine on a loop, kept in the coroutine's frame. Completions
+// carry its address (aligned to 8) plus a tag in the low bits. Touched only on the
+// loop's thread.
+struct alignas(8) LoopOp {
+  // Runs on the loop's thread once `pending` is back to 0 (every completion reaped), or
+  // when a yielded operation's turn comes.
+  void (*on_done)(LoopOp&) noexcept = nullptr;
+  std::uint16_t pending = 0;    // completions still to reap: the wait, its timer, a cancel
+  bool main_in_flight = false;  // the wait (or poll) has not completed yet
+  bool cancel_sent = false;     // an IORING_OP_ASYNC_CANCEL was queued for it
+  // The timer's absolute CLOCK_MONOTONIC time, as the kernel reads it while the SQE is
+  // submitted (layout of struct __kernel_timespec).
+  struct {
+    std::int64_t sec = 0;
+    std::int64_t nsec = 0;
+  } when;
+};
+
+// The loop's side of the awaitables; defined in src/loop_linux.cpp.
+struct LoopAccess {
+  // Queues a wait on `word` while it holds `expected` (IORING_OP_FUTEX_WAIT, linked to
+  // a timeout at `deadline` unless that is Deadline::max()), or, on the fallback path,
+  // a poll timer. One more on_done call will come.
+  static void queue_wait(Loop& loop, LoopOp& op, const std::atomic<std::uint32_t>& word, std::uint32_t expected,
+                         WordKind kind, Deadline deadline) noexcept;
+  // on_done on the loop's next turn, without any I/O (let another thread finish a step).
+  static void queue_yield(Loop& loop, LoopOp& op) noexcept;
+  // on_done after kFallbackPoll (nothing to sleep on: poll).
+  static void queue_pause(Loop& loop, LoopOp& op) noexcept;
+  // From any thread (a stop callback): have the loop cancel op's wait in flight.
+  static void request_cancel(Loop& loop, LoopOp& op) noexcept;
+  // On the loop's thread, after the stop callback is gone: drop a pending request_cancel.
+  static void forget(Loop& loop, LoopOp& op) noexcept;
+  // A spawned task's frame reached its end (it is destroyed right after).
+  static void task_finished(Loop& loop, void* frame) noexcept;
+};
+
+// Posts the operation's cancellation to its loop when a stop is requested.
+struct CancelOnStop {
+  Loop* loop;
+  LoopOp* op;
+  void operator()() const noexcept { LoopAccess::request_cancel(*loop, *op); }
+};
+
+// What every waiting awaitable has: its loop, the coroutine to resume, and an optional
+// stop token with its callback.
+class ParkedOp : protected LoopOp {
+ public:
+  ParkedOp(const ParkedOp&) = delete;
+  ParkedOp& operator=(const ParkedOp&) = delete;
+
+ protected:
+  ParkedOp(Loop& loop, std::stop_token stop) noexcept : loop_(&loop), stop_(std::move(stop)) {}
+  ~ParkedOp() { unwatch_stop(); }
+
+  void watch_stop() noexcept {
+    if (stop_.stop_possible()) on_stop_.emplace(stop_, CancelOnStop{loop_, this});
+  }
+  // Before resuming: the callback is gone (its destructor waits for a running one), and
+  // so is whatever it posted.
+  void unwatch_stop() noexcept {
+    if (!on_stop_) return;
+    on_stop_.reset();
+    if (stop_.stop_requested()) LoopAccess::forget(*loop_, *this);
+  }
+  bool stop_requested() const noexcept { return stop_.stop_requested(); }
+
+  Loop* loop_;
+  std::coroutine_handle<> waiter_;
+  std::stop_token stop_;
+  std::optional<std::stop_callback<CancelOnStop>> on_stop_;
+};
+
+// ---- Events ----
+template <class Wait>
+class EventWaitAwaiter : private ParkedOp {
+ public:
+  EventWaitAwaiter(Loop& loop, BasicEvent<Wait>& event, Deadline deadline, std::stop_token stop) noexcept
+      : ParkedOp(loop, std::move(stop)), word_(EventAccess::word(event)), deadline_(deadline) {
+    on_done = &EventWaitAwaiter::done;
+  }
+
+  bool await_ready() noexcept {
+    entry_ = word_.load(std::memory_order_acquire);  // pairs with set()'s release
+    if (entry_ & EventAccess::kSet) {
+      result_ = true;
+      return true;
+    }
+    result_ = false;
+    return passed() || stop_requested();  // a zero timeout checks once
+  }
+  bool await_suspend(std::coroutine_handle<> waiter) noexcept {
+    waiter_ = waiter;
+    watch_stop();
+    if (arm(entry_)) return true;
+    unwatch_stop();
+    return false;  // decided without waiting: resume now
+  }
+  bool await_resume() const noexcept { return result_; }
+
+ private:
+  bool passed() const noexcept { return deadline_ != Deadline::max() && std::chrono::steady_clock::now() >= deadline_; }
+
+  // Parks on the word (EventAccess steps 2 and 3) and queues the wait: true; or decides
+  // (result_ set): false.
+  bool arm(std::uint32_t seen) noexcept {
+    if (!EventAccess::announce_parked(word_, entry_, seen)) {
+      result_ = true;
+      return false;
+    }
+    if (passed() || stop_requested()) {
+      result_ = false;
+      return false;
+    }
+    LoopAccess::queue_wait(*loop_, *this, word_, seen, word_kind<Wait>, deadline_);
+    return true;
+  }
+
+  static void done(LoopOp& op) noexcept {
+    auto& self = static_cast<EventWaitAwaiter&>(op);
+    // acquire: pairs with set()'s release, directly or through the RMWs after it.
+    const std::uint32_t seen = self.word_.load(std::memory_order_acquire);
+    if (EventAccess::released(self.entry_, seen)) {
+      self.result_ = true;
+    } else if (self.arm(seen)) {
+      return;  // a stale wake or a poll: waiting again
+    }
+    self.unwatch_stop();
+    self.waiter_.resume();  // the frame (and this awaiter) may be gone after this
+  }
+
+  std::atomic<std::uint32_t>& word_;
+  Deadline deadline_;
+  std::uint32_t entry_ = 0;  // the word as first read: this waiter's generation
+  bool result_ = false;
+};
+
+// ---- Rings: BasicRing::block() for a coroutine (fev/ring_access.hpp's steps). ----
+// Side supplies: word(), attempt() -> RingClaim, must_wait().
+template <class Side>
+class RingWaitAwaiter : protected ParkedOp {
+ protected:
+  RingWaitAwaiter(Loop& loop, std::stop_token stop) noexcept : ParkedOp(loop, std::move(stop)) {
+    on_done = &RingWaitAwaiter::done;
+  }
+  ~RingWaitAwaiter() = default;
+  // A frame destroyed while registered (its loop went away): leave as after a cancel.
+  // Called by Side's destructor, while Side's members are still alive.
+  void abandon() noexcept {
+    if (registered_) (void)leave();
+  }
+
+  bool ready() noexcept {
+    claim_ = side().attempt();
+    if (claim_ != RingClaim::busy) return true;
+    cancelled_ = stop_requested();
+    return cancelled_;
+  }
+  bool suspend(std::coroutine_handle<> waiter) noexcept {
+    waiter_ = waiter;
+    watch_stop();
+    seen_ = side().word().load(std::memory_order_relaxed);  // only a starting value for the CAS
+    if (!advance()) return true;
+    unwatch_stop();
+    return false;
+  }
+
+  RingClaim claim_ = RingClaim::busy;
+  bool cancelled_ = false;
+
+ private:
+  Side& side() noexcept { return static_cast<Side&>(*this); }
+
+  // Runs the steps until the operation must wait (a request queued: false) or ends
+  // (claim_/cancelled_ say how: true).
+  bool advance() noexcept {
+    std::atomic<std::uint32_t>& word = side().word();
+    for (;;) {
+      if (!registered_) {
+        if ((seen_ & RingAccess::kSleepersMask) == RingAccess::kSleepersMask) {
+          // Every sleeper place is taken: poll instead of registering.
+          if ((claim_ = side().attempt()) != RingClaim::busy) return true;
+          if ((cancelled_ = stop_requested())) return true;
+          LoopAccess::queue_pause(*loop_, *this);
+          return false;
+        }
+        // seq_cst: the registration half of the handshake (ring protocol step 5).
+        // relaxed on failure: we retry from the new value.
+        if (word.compare_exchange_weak(seen_, seen_ + RingAccess::kSleeperOne, std::memory_order_seq_cst,
+                                       std::memory_order_relaxed)) {
+          seen_ += RingAccess::kSleeperOne;
+          registered_ = true;
+        }
+        continue;
+      }
+      if (seen_ & RingAccess::kWaking) {
+        // Take the issued wake over (step 6). seq_cst: ordered before the re-check's
+        // seq_cst loads, against a claimer's claim-then-load. relaxed on failure: retry.
+        if (!word.compare_exchange_weak(seen_, seen_ & ~RingAccess::kWaking, std::memory_order_seq_cst,
+                                        std::memory_order_relaxed))
+          continue;
+        seen_ &= ~RingAccess::kWaking;
+        took_wake_ = true;
+      }
+      if ((claim_ = side().attempt()) != RingClaim::busy) return leave();
+      if ((cancelled_ = stop_requested())) return leave();
+      if (side().must_wait()) {
+        LoopAccess::queue_wait(*loop_, *this, word, seen_, side().kind(), Deadline::max());
+      } else {
+        // The other side claimed but has not published yet: let it run.
+        LoopAccess::queue_yield(*loop_, *this);
+      }
+      return false;
+    }
+  }
+
+  bool leave() noexcept {
+    registered_ = false;
+    // seq_cst: a claimer that reads the word after this sees one sleeper fewer.
+    side().word().fetch_sub(RingAccess::kSleeperOne, std::memory_order_seq_cst);
+    // The relay, also after a cancellation: whatever the wake announced is still there.
+    if (took_wake_ && !side().must_wait()) side().notify_word();
+    took_wake_ = false;
+    return true;
+  }
+
+  static void done(LoopOp& op) noexcept {
+    auto& self = static_cast<RingWaitAwaiter&>(op);
+    self.seen_ = self.side().word().load(std::memory_order_relaxed);  // the value to take over or sleep on
+    if (!self.advance()) return;
+    self.unwatch_stop();
+    self.waiter_.resume();  // the frame (and this awaiter) may be gone after this
+  }
+
+  std::uint32_t seen_ = 0;
+  bool registered_ = false;
+  bool took_wake_ = false;
+};
+
+template <class T, class W, class H>
+class RingPopAwaiter;
+template <class T, class W, class H>
+class RingPushAwaiter;
+
+}  // namespace detail
+
+// What async_pop with a stop token returns: `value` holds the value iff status is ok.
+template <class T>
+struct PopResult {
+  Status status;  // ok, closed (and drained) or cancelled
+  std::optional<T> value;
+};
+
+namespace detail {
+
+template <class T, class W, class H>
+class RingPopAwaiter : public RingWaitAwaiter<RingPopAwaiter<T, W, H>> {
+  using Base = RingWaitAwaiter<RingPopAwaiter<T, W, H>>;
+  friend Base;
+
+ public:
+  RingPopAwaiter(Loop& loop, BasicRing<T, W, H>& ring, std::stop_token stop) noexcept
+      : Base(loop, std::move(stop)), ring_(ring) {}
+  ~RingPopAwaiter() { this->abandon(); }
+  bool await_ready() noexcept { return this->ready(); }
+  bool await_suspend(std::coroutine_handle<> waiter) noexcept { return this->suspend(waiter); }
+  std::optional<T> await_resume() noexcept { return std::move(value_); }
+  PopResult<T> result() noexcept {
+    const Status status = this->claim_ == RingClaim::done     ? Status::ok
+                          : this->claim_ == RingClaim::closed ? Status::closed
+                                                              : Status::cancelled;
+    return {status, std::move(value_)};
+  }
+
+ private:
+  std::atomic<std::uint32_t>& word() noexcept { return RingAccess::consumers_word(ring_); }
+  static constexpr WordKind kind() noexcept { return word_kind<W>; }
+  RingClaim attempt() noexcept {
+    return RingAccess::claim_pop(ring_, [this](T& value) noexcept { value_.emplace(std::move(value)); });
+  }
+  bool must_wait() noexcept { return RingAccess::consumers_must_wait(ring_); }
+  void notify_word() noexcept { RingAccess::notify(ring_, word()); }
+
+  BasicRing<T, W, H>& ring_;
+  std::optional<T> value_;
+};
+
+template <class T, class W, class H>
+class RingPushAwaiter : public RingWaitAwaiter<RingPushAwaiter<T, W, H>> {
+  using Base = RingWaitAwaiter<RingPushAwaiter<T, W, H>>;
+  friend Base;
+
+ public:
+  RingPushAwaiter(Loop& loop, BasicRing<T, W, H>& ring, T& value, std::stop_token stop) noexcept
+      : Base(loop, std::move(stop)), ring_(ring), value_(value) {}
+  ~RingPushAwaiter() { this->abandon(); }
+  bool await_ready() noexcept { return this->ready(); }
+  bool await_suspend(std::coroutine_handle<> waiter) noexcept { return this->suspend(waiter); }
+  bool await_resume() const noexcept { return this->claim_ == RingClaim::done; }
+  Status status() const noexcept {
+    return this->claim_ == RingClaim::done ? Status::ok
+           : this->claim_ == RingClaim::closed ? Status::closed
+                                               : Status::cancelled;
+  }
+
+ private:
+  std::atomic<std::uint32_t>& word() noexcept { return RingAccess::producers_word(ring_); }
+  static constexpr WordKind kind() noexcept { return word_kind<W>; }
+  RingClaim attempt() noexcept {
+    return RingAccess::claim_push(ring_, [this](void* where) noexcept { ::new (where) T(std::move(value_)); });
+  }
+  bool must_wait() noexcept { return RingAccess::producers_must_wait(ring_); }
+  void notify_word() noexcept { RingAccess::notify(ring_, word()); }
+
+  BasicRing<T, W, H>& ring_;
+  T& value_;  // moved from only when the push is claimed
+};
+
+// The stop-token forms answer with a Status-carrying result.
+template <class Awaiter>
+class WithStatus : public Awaiter {
+ public:
+  using Awaiter::Awaiter;
+  auto await_resume() noexcept {
+    if constexpr (requires(Awaiter& a) { a.result(); }) {
+      return this->result();
+    } else {
+      return this->status();
+    }
+  }
+};
+
+// ---- Tasks ----
+class TaskPromiseBase {
+ public:
+  std::suspend_always initial_suspend() const noexcept { return {}; }
+
+  struct FinalAwaiter {
+    bool await_ready() const noexcept { return false; }
+    template <class Promise>
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> self) noexcept {
+      TaskPromiseBase& promise = self.promise();
+      if (promise.spawned_on_ != nullptr) {
+        if (promise.exception_) std::terminate();  // a spawned task has nobody to rethrow to
+        Loop& loop = *promise.spawned_on_;
+        LoopAccess::task_finished(loop, self.address());
+        self.destroy();  // allowed here: the coroutine is suspended at its final point
+        return std::noop_coroutine();
+      }
+      // Symmetric transfer: the awaiting task resumes without growing the stack.
+      return promise.continuation_ ? promise.continuation_ : std::noop_coroutine();
+    }
+    void await_resume() const noexcept {}
+  };
+  FinalAwaiter final_suspend() const noexcept { return {}; }
+  void unhandled_exception() noexcept { exception_ = std::current_exception(); }
+
+  std::coroutine_handle<> continuation_;
+  Loop* spawned_on_ = nullptr;
+  std::exception_ptr exception_;
+};
+
+template <class T>
+class TaskPromise : public TaskPromiseBase {
+ public:
+  Task<T> get_return_object() noexcept;
+  template <class U>
+  void return_value(U&& value) noexcept(std::is_nothrow_constructible_v<T, U>) {
+    value_.emplace(std::forward<U>(value));
+  }
+  T take() {
+    if (exception_) std::rethrow_exception(exception_);
+    return std::move(*value_);
+  }
+
+ private:
+  std::optional<T> value_;
+};
+
+template <>
+class TaskPromise<void> : public TaskPromiseBase {
+ public:
+  Task<void> get_return_object() noexcept;
+  void return_void() const noexcept {}
+  void take() {
+    if (exception_) std::rethrow_exception(exception_);
+  }
+};
+
+}  // namespace detail
+
+// A lazily started coroutine: it runs when awaited (co_await task, inside another
+// task) or spawned on a loop (loop.spawn(std::move(task))). Move-only; destroying a
+// Task that was neither destroys its frame.
+template <class T>
+class Task {
+ public:
+  using promise_type = detail::TaskPromise<T>;
+
+  Task(Task&& other) noexcept : frame_(std::exchange(other.frame_, {})) {}
+  Task& operator=(Task&& other) noexcept {
+    if (this != &other) {
+      if (frame_) frame_.destroy();
+      frame_ = std::exchange(other.frame_, {});
+    }
+    return *this;
+  }
+  ~Task() {
+    if (frame_) frame_.destroy();
+  }
+
+  bool await_ready() const noexcept { return false; }
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<> caller) noexcept {
+    frame_.promise().continuation_ = caller;
+    return frame_;  // symmetric transfer: start the task on this stack frame's place
+  }
+  T await_resume() { return frame_.promise().take(); }
+
+ private:
+  friend promise_type;
+  friend class Loop;
+  explicit Task(std::coroutine_handle<promise_type> frame) noexcept : frame_(frame) {}
+  std::coroutine_handle<promise_type> frame_;
+};
+
+namespace detail {
+template <class T>
+Task<T> TaskPromise<T>::get_return_object() noexcept {
+  return Task<T>(std::coroutine_handle<TaskPromise<T>>::from_promise(*this));
+}
+inline Task<void> TaskPromise<void>::get_return_object() noexcept {
+  return Task<void>(std::coroutine_handle<TaskPromise<void>>::from_promise(*this));
+}
+struct LoopState;  // src/loop_linux.cpp
+// For tests: true makes every Loop constructed from now on take the fallback path.
+void force_loop_fallback(bool on) noexcept;
+}  // namespace detail
+
+class Loop {
+ public:
+  // Sets up an io_uring with room for `queue_depth` submissions at once (more are
+  // submitted in batches). std::system_error when io_uring cannot be set up here (see
+  // supported()).
+  explicit Loop(unsigned queue_depth = 256);
+  ~Loop();
+  Loop(const Loop&) = delete;
+  Loop& operator=(const Loop&) = delete;
+
+  // Whether this process can set up an io_uring at all (a kernel before 5.1, the sysctl
+  // kernel.io_uring_disabled, a seccomp filter say no).
+  static bool supported() noexcept;
+
+  // Whether waits sleep in the kernel (IORING_OP_FUTEX_WAIT) for fev::Event and
+  // fev::Ring; false: the fallback path (polling, see the top of this file).
+  bool futex_waits() const noexcept;
+
+  // Takes the task over; it starts on the loop's next turn, and its frame is freed when
+  // it finishes (its result, if any, is dropped). On the loop's thread only.
+  template <class T>
+  void spawn(Task<T> task) {
+    auto frame = std::exchange(task.frame_, {});
+    frame.promise().spawned_on_ = this;
+    add_task(frame);
+  }
+
+  // Runs until every spawned task has finished, or stop().
+  void run() {
+    run_until([this] { return live_tasks() == 0; });
+  }
+  // Runs until pred() is true (checked before each turn of the loop: after it started
+  // what was ready and reaped what had completed), or stop(). pred() runs on the loop's
+  // thread; a change made by another thread is seen at the loop's next completion.
+  template <class Pred>
+  void run_until(Pred&& pred) {
+    while (!pred()) {
+      if (!turn()) return;
+    }
+  }
+  // Makes run()/run_until() return after the current turn; from any thread. A stop()
+  // before run() makes that run() return at once. Tasks stay as they are.
+  void stop() noexcept;
+
+  // Spawned tasks not finished yet.
+  std::size_t live_tasks() const noexcept;
+
+ private:
+  friend struct detail::LoopAccess;
+  void add_task(std::coroutine_handle<> frame);
+  // One turn: start what is ready, submit, wait for (unless something is ready) and
+  // reap completions. False when stop() was asked.
+  bool turn();
+
+  std::unique_ptr<detail::LoopState> state_;
+};
+
+// ---- The awaitables. `loop` is the loop that runs the awaiting coroutine. ----
+template <class Wait>
+detail::EventWaitAwaiter<Wait> async_wait(Loop& loop, BasicEvent<Wait>& event, std::stop_token stop = {}) noexcept {
+  return {loop, event, Deadline::max(), std::move(stop)};
+}
+template <class Wait, class Rep, class Period>
+detail::EventWaitAwaiter<Wait> async_wait_for(Loop& loop, BasicEvent<Wait>& event,
+                                              const std::chrono::duration<Rep, Period>& timeout,
+                                              std::stop_token stop = {}) noexcept {
+  // A timeout of zero or below checks once.
+  return {loop, event, timeout <= timeout.zero() ? Deadline::min() : detail::deadline_after(timeout),
+          std::move(stop)};
+}
+template <class Wait, class Clock, class Duration>
+detail::EventWaitAwaiter<Wait> async_wait_until(Loop& loop, BasicEvent<Wait>& event,
+                                                const std::chrono::time_point<Clock, Duration>& when,
+                                                std::stop_token stop = {}) noexcept {
+  return {loop, event, detail::to_deadline(when), std::move(stop)};
+}
+
+template <class T, class W, class H>
+detail::RingPopAwaiter<T, W, H> async_pop(Loop& loop, BasicRing<T, W, H>& ring) noexcept {
+  return {loop, ring, {}};
+}
+template <class T, class W, class H>
+detail::WithStatus<detail::RingPopAwaiter<T, W, H>> async_pop(Loop& loop, BasicRing<T, W, H>& ring,
+                                                              std::stop_token stop) noexcept {
+  return {loop, ring, std::move(stop)};
+}
+// `value` is moved into the ring only if the push succeeds; it must live until the
+// co_await completes (a temporary in the co_await's expression does).
+template <class T, class W, class H>
+detail::RingPushAwaiter<T, W, H> async_push(Loop& loop, BasicRing<T, W, H>& ring, T&& value) noexcept {
+  return {loop, ring, value, {}};
+}
+template <class T, class W, class H>
+detail::WithStatus<detail::RingPushAwaiter<T, W, H>> async_push(Loop& loop, BasicRing<T, W, H>& ring, T&& value,
+                                                                std::stop_token stop) noexcept {
+  return {loop, ring, value, std::move(stop)};
+}
+
+}  // namespace fev

@@ -1,0 +1,352 @@
+// fev::Loop: the io_uring side of fev/loop.hpp's coroutines.
+//
+// Requests and their user_data: an operation's address (LoopOp is aligned to 8) plus a
+// tag in the low bits: its wait (IORING_OP_FUTEX_WAIT, or on the fallback path an
+// IORING_OP_TIMEOUT poll), the IORING_OP_LINK_TIMEOUT linked to that wait, or an
+// IORING_OP_ASYNC_CANCEL of it. Every request counts in the operation's `pending`;
+// the operation's next step runs when the last of its completions has been reaped, so
+// its coroutine is resumed only once nothing in the kernel refers to it any more.
+//
+// The doorbell: an eventfd with an IORING_OP_POLL_ADD always armed (user_data 0 plus
+// its own tag). stop() and the stop callbacks of other threads write to it; the loop
+// then reads it empty, looks at what was posted and arms the poll again. A poll, not a
+// read: no kernel write into the loop's memory can be left in flight.
+//
+// liburing 2.3 has no futex helpers: the futex wait SQE is filled by hand as in
+// src/uring_linux.cpp (see there for the fields), with the same flags that
+// fev::uring_futex_mode() found a set() to wake.
+#include <liburing.h>
+#include <linux/futex.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <coroutine>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <system_error>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include "fev/loop.hpp"
+#include "fev/uring.hpp"
+
+namespace fev {
+namespace {
+
+constexpr std::uint8_t kOpFutexWait = 51;       // IORING_OP_FUTEX_WAIT
+constexpr std::uint32_t kFutex2SizeU32 = 0x02;  // FUTEX2_SIZE_U32
+constexpr std::uint32_t kFutex2Private = 0x80;  // FUTEX2_PRIVATE
+
+constexpr int kPrFutexHash = 78;         // PR_FUTEX_HASH (Linux 6.16)
+constexpr int kPrFutexHashGetSlots = 2;  // PR_FUTEX_HASH_GET_SLOTS
+
+// user_data tags (low bits of an operation's address).
+constexpr std::uint64_t kTagWait = 0;
+constexpr std::uint64_t kTagTimer = 1;
+constexpr std::uint64_t kTagCancel = 2;
+constexpr std::uint64_t kTagMask = 7;
+constexpr std::uint64_t kDoorbell = 3;  // no operation: address 0, tag 3
+
+// The CQ holds this many entries at least (more than the SQ: every parked coroutine
+// can complete at once on one set(); the kernel keeps the overflow, never drops it).
+constexpr unsigned kCompletionEntries = 16384;
+
+// relaxed: a test switch; it publishes nothing.
+std::atomic<bool> forced_fallback{false};
+
+static_assert(sizeof(detail::LoopOp::when) == sizeof(__kernel_timespec), "LoopOp::when is a __kernel_timespec");
+
+bool fallback_from_environment() noexcept {
+  const char* value = std::getenv("FEV_LOOP_FALLBACK");
+  return value != nullptr && value[0] != '\0' && std::strcmp(value, "0") != 0;
+}
+
+// As src/uring_linux.cpp: since Linux 6.16 a private futex request armed before the
+// process has its own private-futex table is never found by a private wake made after
+// the table appears. Create the table now (one empty thread) if there is none.
+bool ensure_private_futex_table() noexcept {
+  if (prctl(kPrFutexHash, kPrFutexHashGetSlots, 0, 0, 0) != 0) return true;  // > 0: exists; -1: no such tables
+  try {
+    std::thread([] {}).join();
+  } catch (...) {
+    return false;
+  }
+  return true;
+}
+
+void set_when(detail::LoopOp& op, Deadline deadline) noexcept {
+  const auto since = deadline.time_since_epoch();
+  const auto sec = std::chrono::duration_cast<std::chrono::seconds>(since);
+  op.when.sec = sec.count() < 0 ? 0 : sec.count();
+  op.when.nsec = sec.count() < 0 ? 0 : std::chrono::duration_cast<std::chrono::nanoseconds>(since - sec).count();
+}
+
+__kernel_timespec* timespec_of(detail::LoopOp& op) noexcept {
+  return reinterpret_cast<__kernel_timespec*>(&op.when);
+}
+
+std::uint64_t user_data(detail::LoopOp& op, std::uint64_t tag) noexcept {
+  return reinterpret_cast<std::uintptr_t>(&op) | tag;
+}
+
+}  // namespace
+
+namespace detail {
+
+void force_loop_fallback(bool on) noexcept { forced_fallback.store(on, std::memory_order_relaxed); }
+
+struct LoopState {
+  io_uring ring{};
+  int doorbell = -1;  // eventfd
+  bool private_futex_ok = false;  // Event/Ring words woken by a private futex wake
+  bool shared_futex_ok = false;   // SharedEvent/SharedRing words
+  bool private_flag_for_private = true;  // the flag the probe found for private wakes
+  bool private_flag_for_shared = false;  // ... and for shared wakes
+
+  std::atomic<bool> stop_asked{false};
+  std::mutex posted_mutex;
+  std::vector<LoopOp*> posted_cancels;  // guarded by posted_mutex
+
+  std::vector<std::coroutine_handle<>> starting;  // spawned, not started yet
+  std::deque<LoopOp*> yielded;                    // on_done on the next turn
+  std::unordered_set<void*> live;                 // frames of spawned tasks not finished
+
+  // An SQE, submitting what is queued when the submission queue is full.
+  io_uring_sqe* sqe() noexcept {
+    for (int tries = 0; tries < 1000; ++tries) {
+      if (io_uring_sqe* sqe = io_uring_get_sqe(&ring)) return sqe;
+      (void)io_uring_submit(&ring);
+    }
+    std::fputs("fev::Loop: the io_uring submission queue stays full\n", stderr);
+    std::abort();
+  }
+
+  void arm_doorbell() noexcept {
+    io_uring_sqe* entry = sqe();
+    io_uring_prep_poll_add(entry, doorbell, POLLIN);
+    io_uring_sqe_set_data64(entry, kDoorbell);
+  }
+
+  void ring_doorbell() noexcept {
+    const std::uint64_t one = 1;
+    // A full counter (never, in practice) still leaves the doorbell readable.
+    while (write(doorbell, &one, sizeof one) < 0 && errno == EINTR) {
+    }
+  }
+
+  void answer_doorbell() noexcept {
+    std::uint64_t count = 0;
+    while (read(doorbell, &count, sizeof count) < 0 && errno == EINTR) {
+    }
+    std::vector<LoopOp*> cancels;
+    {
+      const std::lock_guard<std::mutex> lock(posted_mutex);
+      cancels.swap(posted_cancels);
+    }
+    // Every posted operation is alive: its coroutine removes it (forget) before it
+    // resumes, on this thread, and nothing here resumes a coroutine.
+    for (LoopOp* op : cancels) {
+      if (!op->main_in_flight || op->cancel_sent) continue;  // it sees the stop at its next step
+      io_uring_sqe* entry = sqe();
+      io_uring_prep_cancel64(entry, user_data(*op, kTagWait), 0);
+      io_uring_sqe_set_data64(entry, user_data(*op, kTagCancel));
+      op->cancel_sent = true;
+      ++op->pending;
+    }
+    arm_doorbell();
+  }
+
+  void dispatch(std::uint64_t data, std::int32_t res) noexcept {
+    if (data == kDoorbell) {
+      answer_doorbell();
+      return;
+    }
+    LoopOp& op = *reinterpret_cast<LoopOp*>(static_cast<std::uintptr_t>(data & ~kTagMask));
+    // The wait's result itself decides nothing: the waiter re-reads its word.
+    if ((data & kTagMask) == kTagWait) op.main_in_flight = false;
+    (void)res;
+    if (--op.pending == 0) op.on_done(op);  // may resume a coroutine, which may free op
+  }
+};
+
+}  // namespace detail
+
+bool Loop::supported() noexcept {
+  io_uring ring{};
+  if (io_uring_queue_init(2, &ring, 0) < 0) return false;
+  io_uring_queue_exit(&ring);
+  return true;
+}
+
+Loop::Loop(unsigned queue_depth) : state_(std::make_unique<detail::LoopState>()) {
+  detail::LoopState& s = *state_;
+  const bool fallback = forced_fallback.load(std::memory_order_relaxed) || fallback_from_environment();
+  if (!fallback && ensure_private_futex_table()) {
+    const UringFutexMode for_private = uring_futex_mode(false);
+    const UringFutexMode for_shared = uring_futex_mode(true);
+    s.private_futex_ok = for_private != UringFutexMode::unsupported;
+    s.private_flag_for_private = for_private == UringFutexMode::private_futex;
+    s.shared_futex_ok = for_shared != UringFutexMode::unsupported;
+    s.private_flag_for_shared = for_shared == UringFutexMode::private_futex;
+  }
+  io_uring_params params{};
+  params.flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
+  params.cq_entries = std::max(kCompletionEntries, 2 * queue_depth);
+  if (const int error = io_uring_queue_init_params(std::max(queue_depth, 8u), &s.ring, &params); error < 0)
+    throw std::system_error(-error, std::system_category(), "fev::Loop: io_uring_queue_init");
+  s.doorbell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (s.doorbell < 0) {
+    const int error = errno;
+    io_uring_queue_exit(&s.ring);
+    throw std::system_error(error, std::system_category(), "fev::Loop: eventfd");
+  }
+  s.arm_doorbell();
+}
+
+Loop::~Loop() {
+  detail::LoopState& s = *state_;
+  // The kernel cancels every request in flight; none refers to the loop's memory (the
+  // doorbell is a poll) or to a frame's (timespecs are read at submission).
+  io_uring_queue_exit(&s.ring);
+  close(s.doorbell);
+  // Frames of tasks that never finished, and those never started.
+  const std::vector<void*> frames(s.live.begin(), s.live.end());
+  s.live.clear();
+  for (void* frame : frames) std::coroutine_handle<>::from_address(frame).destroy();
+}
+
+bool Loop::futex_waits() const noexcept { return state_->private_futex_ok; }
+
+std::size_t Loop::live_tasks() const noexcept { return state_->live.size(); }
+
+void Loop::stop() noexcept {
+  // release: pairs with turn()'s exchange; nothing else is published.
+  state_->stop_asked.store(true, std::memory_order_release);
+  state_->ring_doorbell();
+}
+
+void Loop::add_task(std::coroutine_handle<> frame) {
+  state_->live.insert(frame.address());
+  state_->starting.push_back(frame);
+}
+
+bool Loop::turn() {
+  detail::LoopState& s = *state_;
+  // acquire: pairs with stop()'s store.
+  if (s.stop_asked.exchange(false, std::memory_order_acquire)) return false;
+  // Run what is ready now; what these queue waits for the next turn.
+  std::vector<std::coroutine_handle<>> starting;
+  starting.swap(s.starting);
+  for (const auto frame : starting) frame.resume();
+  const std::size_t yielded = s.yielded.size();
+  for (std::size_t n = yielded; n > 0; --n) {
+    detail::LoopOp* op = s.yielded.front();
+    s.yielded.pop_front();
+    op->on_done(*op);
+  }
+  // Block only when this turn ran nothing: what ran may have made the caller's
+  // run_until() condition true, or queued more work.
+  const bool idle = starting.empty() && yielded == 0 && s.starting.empty() && s.yielded.empty();
+  const int submitted = idle ? io_uring_submit_and_wait(&s.ring, 1) : io_uring_submit(&s.ring);
+  if (submitted < 0 && submitted != -EINTR && submitted != -EAGAIN && submitted != -EBUSY) {
+    std::fprintf(stderr, "fev::Loop: io_uring_submit: %s\n", std::strerror(-submitted));
+    std::abort();
+  }
+  io_uring_cqe* cqe = nullptr;
+  while (io_uring_peek_cqe(&s.ring, &cqe) == 0 && cqe != nullptr) {
+    const std::uint64_t data = cqe->user_data;
+    const std::int32_t res = cqe->res;
+    io_uring_cqe_seen(&s.ring, cqe);
+    s.dispatch(data, res);
+  }
+  return true;
+}
+
+namespace detail {
+
+void LoopAccess::queue_wait(Loop& loop, LoopOp& op, const std::atomic<std::uint32_t>& word, std::uint32_t expected,
+                            WordKind kind, Deadline deadline) noexcept {
+  LoopState& s = *loop.state_;
+  const bool futex = (kind == WordKind::private_futex && s.private_futex_ok) ||
+                     (kind == WordKind::shared_futex && s.shared_futex_ok);
+  op.cancel_sent = false;
+  op.main_in_flight = true;
+  if (!futex) {
+    // The fallback: check again after one poll interval, or at the deadline if sooner.
+    const Deadline poll = std::chrono::steady_clock::now() + kFallbackPoll;
+    set_when(op, std::min(poll, deadline));
+    io_uring_sqe* entry = s.sqe();
+    io_uring_prep_timeout(entry, timespec_of(op), 0, IORING_TIMEOUT_ABS);
+    io_uring_sqe_set_data64(entry, user_data(op, kTagWait));
+    op.pending = 1;
+    return;
+  }
+  const bool private_flag = kind == WordKind::private_futex ? s.private_flag_for_private : s.private_flag_for_shared;
+  const bool timed = deadline != Deadline::max();
+  if (timed) {
+    // Two SQEs that must be adjacent: make room for both first.
+    if (io_uring_sq_space_left(&s.ring) < 2) (void)io_uring_submit(&s.ring);
+  }
+  io_uring_sqe* entry = s.sqe();
+  std::memset(entry, 0, sizeof *entry);
+  entry->opcode = kOpFutexWait;
+  entry->fd = static_cast<std::int32_t>(kFutex2SizeU32 | (private_flag ? kFutex2Private : 0u));
+  entry->addr = reinterpret_cast<std::uintptr_t>(&word);
+  entry->off = expected;
+  entry->addr3 = FUTEX_BITSET_MATCH_ANY;
+  io_uring_sqe_set_data64(entry, user_data(op, kTagWait));
+  op.pending = 1;
+  if (timed) {
+    entry->flags |= IOSQE_IO_LINK;
+    set_when(op, deadline);
+    io_uring_sqe* timer = s.sqe();
+    io_uring_prep_link_timeout(timer, timespec_of(op), IORING_TIMEOUT_ABS);
+    io_uring_sqe_set_data64(timer, user_data(op, kTagTimer));
+    op.pending = 2;
+    // The kernel reads the timespec at submission; the frame keeps it until the
+    // completion anyway, so a later submit would do too.
+  }
+}
+
+void LoopAccess::queue_yield(Loop& loop, LoopOp& op) noexcept { loop.state_->yielded.push_back(&op); }
+
+void LoopAccess::queue_pause(Loop& loop, LoopOp& op) noexcept {
+  LoopState& s = *loop.state_;
+  set_when(op, std::chrono::steady_clock::now() + kFallbackPoll);
+  io_uring_sqe* entry = s.sqe();
+  io_uring_prep_timeout(entry, timespec_of(op), 0, IORING_TIMEOUT_ABS);
+  io_uring_sqe_set_data64(entry, user_data(op, kTagWait));
+  op.cancel_sent = false;
+  op.main_in_flight = true;
+  op.pending = 1;
+}
+
+void LoopAccess::request_cancel(Loop& loop, LoopOp& op) noexcept {
+  LoopState& s = *loop.state_;
+  {
+    const std::lock_guard<std::mutex> lock(s.posted_mutex);
+    s.posted_cancels.push_back(&op);
+  }
+  s.ring_doorbell();
+}
+
+void LoopAccess::forget(Loop& loop, LoopOp& op) noexcept {
+  LoopState& s = *loop.state_;
+  const std::lock_guard<std::mutex> lock(s.posted_mutex);
+  s.posted_cancels.erase(std::remove(s.posted_cancels.begin(), s.posted_cancels.end(), &op), s.posted_cancels.end());
+}
+
+void LoopAccess::task_finished(Loop& loop, void* frame) noexcept { loop.state_->live.erase(frame); }
+
+}  // namespace detail
+}  // namespace fev
