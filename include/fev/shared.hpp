@@ -31,11 +31,13 @@
 //    set() makes one futex wake that may find nobody.
 //  - SharedRing<T>:
 //    * killed between a claim and its wake call (a producer right after publishing a
-//      value, a consumer right after freeing a slot): the next push or pop by a
-//      survivor wakes a sleeper even though the word says a wake is on its way, and a
-//      survivor about to sleep on one side first wakes the other side if it could
-//      proceed, so live threads never all sleep with work in the ring. This costs a
-//      futex wake per claim while a thread sleeps on a process-shared ring.
+//      value, a consumer right after freeing a slot): the sleepers it owed a wake stay
+//      asleep until the next push or pop by a survivor, which wakes a sleeper even
+//      though the word says a wake is on its way; and a survivor about to sleep on one
+//      side first wakes the other side if it could proceed, so two survivors never
+//      both sleep with work between them. If no survivor calls the ring again, a
+//      timed wait finds the value (room) at its deadline. This costs a futex wake per
+//      claim while a thread sleeps on a process-shared ring.
 //    * killed while registered as a sleeper: the count stays one too high, so every
 //      later claim on that side makes one futex wake that may find nobody.
 //    * killed between claiming a position and publishing its value (or a consumer
