@@ -45,42 +45,8 @@
 //     and wakes everyone on it, so a waiter that checked the token just before the
 //     request then sleeps on a value the word no longer holds (see block()).
 //
-// Guarantees: every value pushed (push/try_push returned true) is popped exactly once;
-// values from one producer come out in the order it pushed them (a bulk push's values
-// in the iterator's order); the destructor destroys whatever is still inside. Blocking
-// operations spin as fev/spin.hpp's adaptive policy allows (at most fev::spin_limit(),
-// never past their deadline), then park. T must be nothrow
-// move-constructible (so a claimed slot is always filled); pop(T&) and the other pops
-// into a caller's T also need a nothrow move assignment, the optional forms (try_pop(),
-// pop()) do not, nor does T need a default constructor for them.
-//
-// Closed or empty? try_pop() returns nullopt (try_pop(T&) false) in both cases. To tell
-// them apart without blocking: pop_for(v, 0s) tries once and returns Status::closed only
-// when the ring is closed and drained, Status::timeout when it is open and has nothing
-// ready now. Or test closed() before empty(): closed() is final, and once it is true
-// and empty() is too, no value will ever come (every push that succeeded was claimed
-// before close()).
-//
-// Cancellation: push(T&&, std::stop_token) and pop(T&, std::stop_token) return
-// Status::cancelled once a stop is requested while they would have to wait. An
-// operation that can complete without waiting completes (Status::ok), as
-// std::condition_variable_any's stop_token waits do; a cancelled push kept its value
-// and a cancelled pop took nothing.
-//
-// try_push and try_pop can fail spuriously: try_push on a ring that is not full, and
-// try_pop on one that is not empty, while another thread is between claiming a
-// position and publishing it (step 2) at the slot they need. Where "full" or "empty"
-// must be certain, or room or a value must be waited for, use push/pop or the timed
-// forms (push_for, pop_for, ...): they wait for that thread to finish.
-//
-// Capacity: each slot takes max(64, alignof(T)) bytes or more. A capacity of zero, or
-// one whose slots would not fit in memory (more than PTRDIFF_MAX bytes), is refused
-// before anything is allocated: std::invalid_argument, or, built with -fno-exceptions,
-// a one-line message on stderr and std::abort(). The same holds for caller storage not
-// aligned to kStorageAlignment.
-//
-// Memory ordering: everything a producer did before a successful push happens-before
-// everything the consumer that pops that value does after the pop.
+// The contract (guarantees, closed or empty, cancellation, spurious failures,
+// capacity, memory ordering) is documented on BasicRing below.
 #pragma once
 
 #include "fev/cxx20.hpp"  // first: below C++20, one clear error instead of many
@@ -109,16 +75,20 @@
 
 namespace fev {
 
-// What a blocking or timed operation ended with. cancelled: a std::stop_token asked the
-// operation to stop while it waited (only the stop_token overloads return it).
+/// What a blocking or timed operation ended with:
+/// - `ok`: it pushed or popped;
+/// - `timeout`: the deadline passed first (only the timed forms return it);
+/// - `closed`: the ring is closed (a push), or closed and drained (a pop);
+/// - `cancelled`: a std::stop_token asked the operation to stop while it waited (only
+///   the stop_token overloads return it).
 enum class Status { ok, timeout, closed, cancelled };
 
-// Test hooks for fev's own stress harness; the defaults compile to nothing.
+/// Test hooks for fev's own stress harness; the defaults compile to nothing.
 struct RingHooks {
-  // Called between the atomic steps of every operation (a chaos hook can yield/sleep).
+  /// Called between the atomic steps of every operation (a chaos hook can yield/sleep).
   static void step() noexcept {}
-  // Whether a push wakes parked consumers. Only the harness's deliberately broken
-  // variant turns this off, to prove that the harness detects lost wakeups.
+  /// Whether a push wakes parked consumers. Only the harness's deliberately broken
+  /// variant turns this off, to prove that the harness detects lost wakeups.
   static constexpr bool kWakeConsumers = true;
 };
 
@@ -133,6 +103,47 @@ inline constexpr std::size_t kSlotAlign = 64;
 struct RingAccess;
 }  // namespace detail
 
+/// A bounded multi-producer multi-consumer queue of T that parks a thread only when it
+/// is full (push) or empty (pop). Any capacity from 1 (not only powers of two).
+/// `Wait` is the wait backend (a type from fev::backend); `Hooks` is for fev's own
+/// stress harness. Use fev::Ring<T> for the defaults.
+///
+/// Guarantees: every value pushed (push/try_push returned true) is popped exactly once;
+/// values from one producer come out in the order it pushed them (a bulk push's values
+/// in the iterator's order); the destructor destroys whatever is still inside. Blocking
+/// operations spin as fev/spin.hpp's adaptive policy allows (at most fev::spin_limit(),
+/// never past their deadline), then park. T must be nothrow
+/// move-constructible (so a claimed slot is always filled); pop(T&) and the other pops
+/// into a caller's T also need a nothrow move assignment, the optional forms (try_pop(),
+/// pop()) do not, nor does T need a default constructor for them.
+///
+/// Closed or empty? try_pop() returns nullopt (try_pop(T&) false) in both cases. To tell
+/// them apart without blocking: pop_for(v, 0s) tries once and returns Status::closed only
+/// when the ring is closed and drained, Status::timeout when it is open and has nothing
+/// ready now. Or test closed() before empty(): closed() is final, and once it is true
+/// and empty() is too, no value will ever come (every push that succeeded was claimed
+/// before close()).
+///
+/// Cancellation: push(T&&, std::stop_token) and pop(T&, std::stop_token) return
+/// Status::cancelled once a stop is requested while they would have to wait. An
+/// operation that can complete without waiting completes (Status::ok), as
+/// std::condition_variable_any's stop_token waits do; a cancelled push kept its value
+/// and a cancelled pop took nothing.
+///
+/// try_push and try_pop can fail spuriously: try_push on a ring that is not full, and
+/// try_pop on one that is not empty, while another thread is between claiming a
+/// position and publishing it (protocol step 2 in fev/ring.hpp) at the slot they need. Where "full" or "empty"
+/// must be certain, or room or a value must be waited for, use push/pop or the timed
+/// forms (push_for, pop_for, ...): they wait for that thread to finish.
+///
+/// Capacity: each slot takes max(64, alignof(T)) bytes or more. A capacity of zero, or
+/// one whose slots would not fit in memory (more than PTRDIFF_MAX bytes), is refused
+/// before anything is allocated: std::invalid_argument, or, built with -fno-exceptions,
+/// a one-line message on stderr and std::abort(). The same holds for caller storage not
+/// aligned to kStorageAlignment.
+///
+/// Memory ordering: everything a producer did before a successful push happens-before
+/// everything the consumer that pops that value does after the pop.
 template <class T, class Wait = DefaultWait, class Hooks = RingHooks>
 class BasicRing {
   static_assert(std::is_nothrow_move_constructible_v<T>,
@@ -140,21 +151,24 @@ class BasicRing {
   static_assert(std::is_nothrow_destructible_v<T>, "fev::Ring<T> needs a noexcept destructor");
 
  public:
+  /// The element type.
   using value_type = T;
 
+  /// Creates an empty, open ring of `capacity` slots, allocated here (see "Capacity").
   explicit BasicRing(std::size_t capacity) : BasicRing(capacity, nullptr) {}
 
-  // Places the slots in caller-provided memory (for example a mapping shared between
-  // processes): `slot_storage` holds storage_bytes(capacity) bytes aligned to
-  // kStorageAlignment and outlives the ring. nullptr means "allocate them".
-  // A slot takes one 64-byte cache line or more (a T aligned above 64 bytes raises
-  // both the slot's size and kStorageAlignment to its alignment).
+  /// The alignment that caller-provided slot storage needs. A slot takes one 64-byte
+  /// cache line or more (a T aligned above 64 bytes raises both the slot's size and
+  /// kStorageAlignment to its alignment).
   static constexpr std::size_t kStorageAlignment =
       alignof(T) > detail::kSlotAlign ? alignof(T) : detail::kSlotAlign;  // alignof(Slot)
-  // Bytes of slot storage for `capacity`; std::invalid_argument as for the constructor.
+  /// Bytes of slot storage for `capacity`; std::invalid_argument as for the constructor.
   // The product never wraps: checked() refuses every capacity whose size does not fit.
   static std::size_t storage_bytes(std::size_t capacity) { return checked(capacity) * sizeof(Slot); }
 
+  /// Places the slots in caller-provided memory (for example a mapping shared between
+  /// processes): `slot_storage` holds storage_bytes(capacity) bytes aligned to
+  /// kStorageAlignment and outlives the ring. nullptr means "allocate them".
   BasicRing(std::size_t capacity, void* slot_storage)
       : capacity_(checked(capacity)),
         owns_slots_(slot_storage == nullptr),
@@ -178,7 +192,7 @@ class BasicRing {
   BasicRing(const BasicRing&) = delete;
   BasicRing& operator=(const BasicRing&) = delete;
 
-  // Destroys the values still inside. No other thread may use the ring any more.
+  /// Destroys the values still inside. No other thread may use the ring any more.
   ~BasicRing() {
     const std::size_t tail = tail_.load(std::memory_order_relaxed) & ~kClosed;
     for (std::size_t pos = head_.load(std::memory_order_relaxed); pos != tail; ++pos) {
@@ -192,9 +206,15 @@ class BasicRing {
   // times, while another thread is between claiming and publishing the slot these
   // need: a false from try_push does not prove the ring full, nor one from try_pop
   // that it is empty. To wait for room or a value, use the blocking or timed forms. ----
+  /// Copies `value` in if a slot is ready; false when full or closed (or spuriously).
   bool try_push(const T& value) { return try_emplace(value); }
+  /// Moves `value` in if a slot is ready; false, leaving `value` as it was, when full or
+  /// closed (or spuriously).
   bool try_push(T&& value) noexcept { return try_emplace(std::move(value)); }
 
+  /// Constructs a T from `args` in a ready slot; false when full or closed (or
+  /// spuriously). A T whose construction may throw is built first: if that throws, the
+  /// ring is untouched.
   template <class... Args>
   bool try_emplace(Args&&... args) noexcept(std::is_nothrow_constructible_v<T, Args...>) {
     if constexpr (std::is_nothrow_constructible_v<T, Args...>) {
@@ -206,65 +226,80 @@ class BasicRing {
     }
   }
 
+  /// Moves the next value into `out` if one is ready; false when empty or closed and
+  /// drained (or spuriously), leaving `out` as it was.
   bool try_pop(T& out) noexcept { return claim_pop(move_into(out)) == Step::done; }
 
   // ---- Blocking. push: false iff closed, and then the value is not taken (an rvalue
   // argument is left as it was). pop: false iff closed and drained. ----
+  /// Waits for room, then copies `value` in. False iff the ring is closed.
   bool push(const T& value) {
     T copy(value);
     return push(std::move(copy));
   }
+  /// Waits for room, then moves `value` in. False iff the ring is closed; `value` is then
+  /// left as it was.
   bool push(T&& value) noexcept { return push_until_deadline(value, Deadline::max()) == Status::ok; }
+  /// Waits for the next value and moves it into `out`. False iff the ring is closed and
+  /// drained.
   bool pop(T& out) noexcept { return pop_until_deadline(out, Deadline::max()) == Status::ok; }
 
   // ---- Timed. A timeout of zero or below tries once. ----
+  /// As push(T&&), waiting at most `timeout`: Status::ok, Status::closed, or
+  /// Status::timeout (the value was not taken).
   template <class Rep, class Period>
   Status push_for(T&& value, const std::chrono::duration<Rep, Period>& timeout) noexcept {
     return push_until_deadline(value, timeout <= timeout.zero() ? Deadline::min() : detail::deadline_after(timeout));
   }
+  /// As push(const T&), waiting at most `timeout` (see push_for(T&&, timeout)).
   template <class Rep, class Period>
   Status push_for(const T& value, const std::chrono::duration<Rep, Period>& timeout) {
     T copy(value);
     return push_for(std::move(copy), timeout);
   }
+  /// As pop(T&), waiting at most `timeout`: Status::ok, Status::closed (closed and
+  /// drained), or Status::timeout (nothing taken).
   template <class Rep, class Period>
   Status pop_for(T& out, const std::chrono::duration<Rep, Period>& timeout) noexcept {
     return pop_until_deadline(out, timeout <= timeout.zero() ? Deadline::min() : detail::deadline_after(timeout));
   }
+  /// As push_for(), until a time point of steady_clock or system_clock (converted once).
   template <class Clock, class Duration>
   Status push_until(T&& value, const std::chrono::time_point<Clock, Duration>& when) noexcept {
     return push_until_deadline(value, detail::to_deadline(when));
   }
+  /// As push_for(), until a time point of steady_clock or system_clock (converted once).
   template <class Clock, class Duration>
   Status push_until(const T& value, const std::chrono::time_point<Clock, Duration>& when) {
     T copy(value);
     return push_until(std::move(copy), when);
   }
+  /// As pop_for(), until a time point of steady_clock or system_clock (converted once).
   template <class Clock, class Duration>
   Status pop_until(T& out, const std::chrono::time_point<Clock, Duration>& when) noexcept {
     return pop_until_deadline(out, detail::to_deadline(when));
   }
 
   // ---- Values by std::optional: T needs no default constructor and no assignment. ----
-  // The next value, or nullopt when there is none ready or the ring is closed (to tell
-  // which, see "Closed or empty?" at the top). Can fail spuriously, as try_pop(T&).
+  /// The next value, or nullopt when there is none ready or the ring is closed (to tell
+  /// which, see "Closed or empty?" above). Can fail spuriously, as try_pop(T&).
   std::optional<T> try_pop() noexcept {
     std::optional<T> result;
     (void)claim_pop(emplace_into(result));
     return result;
   }
-  // Blocks for the next value; nullopt iff the ring is closed and drained.
+  /// Blocks for the next value; nullopt iff the ring is closed and drained.
   std::optional<T> pop() noexcept {
     std::optional<T> result;
     (void)pop_blocking([&] { return claim_pop(emplace_into(result)); }, Deadline::max(), {});
     return result;
   }
 
-  // Blocking try_emplace: waits for room, then constructs T from `args` in its slot.
-  // False iff the ring is closed. A T that may throw while being constructed from
-  // `args` is built before waiting (if that throws, the ring is untouched; if the ring
-  // turns out closed, that T is destroyed); otherwise `args` are used only once room is
-  // claimed, and are left as they were when this returns false.
+  /// Blocking try_emplace: waits for room, then constructs T from `args` in its slot.
+  /// False iff the ring is closed. A T that may throw while being constructed from
+  /// `args` is built before waiting (if that throws, the ring is untouched; if the ring
+  /// turns out closed, that T is destroyed); otherwise `args` are used only once room is
+  /// claimed, and are left as they were when this returns false.
   template <class... Args>
   bool emplace(Args&&... args) noexcept(std::is_nothrow_constructible_v<T, Args...>) {
     if constexpr (std::is_nothrow_constructible_v<T, Args...>) {
@@ -276,16 +311,17 @@ class BasicRing {
     }
   }
 
-  // Whether no value is inside; approximate under concurrency, like size().
+  /// Whether no value is inside; approximate under concurrency, like size().
   bool empty() const noexcept { return size() == 0; }
 
   // ---- Bulk. One atomic claim for several positions (protocol step 8), one wake of
   // the other side per call. ----
-  // Moves up to `n` values, taken in order from `first` (std::ranges::iter_move), into
-  // the ring without waiting, and returns how many went in: the first k values of the
-  // range, k < n when the ring had fewer free slots ready (or was closed: 0). The
-  // values not taken are left as they were. The iterator's operations and T's
-  // construction from its values must not throw: a claimed slot must be filled.
+  /// Moves up to `n` values, taken in order from `first` (std::ranges::iter_move), into
+  /// the ring without waiting, and returns how many went in: the first k values of the
+  /// range, k < n when the ring had fewer free slots ready (or was closed: 0). The
+  /// values not taken are left as they were. The iterator's operations and T's
+  /// construction from its values must not throw: a claimed slot must be filled.
+  /// One atomic claim for all k positions, at most one wake of a consumer.
   template <class It>
   std::size_t try_push_n(It first, std::size_t n) noexcept {
     static_assert(std::input_iterator<It>, "fev::Ring::try_push_n takes an input iterator");
@@ -296,10 +332,10 @@ class BasicRing {
     (void)claim_push_n(first, n, pushed);
     return pushed;
   }
-  // Moves up to `max` values out of the ring into `out` (`*out = value; ++out;`, in
-  // ring order) without waiting, and returns how many: 0 when none was ready or the
-  // ring is closed and drained. If writing to `out` throws, the exception propagates and
-  // the values this call took but had not written yet are destroyed.
+  /// Moves up to `max` values out of the ring into `out` (`*out = value; ++out;`, in
+  /// ring order) without waiting, and returns how many: 0 when none was ready or the
+  /// ring is closed and drained. If writing to `out` throws, the exception propagates and
+  /// the values this call took but had not written yet are destroyed.
   template <class Out>
   std::size_t try_pop_n(Out out, std::size_t max) {
     static_assert(std::output_iterator<Out, T>, "fev::Ring::try_pop_n writes T values through `out`");
@@ -308,8 +344,8 @@ class BasicRing {
     drain_into(claim, std::move(out));
     return claim.count;
   }
-  // As try_pop_n, but waits for the first value; then takes up to max - 1 more that
-  // are ready. Returns 0 iff the ring is closed and drained (or max is 0: then at once).
+  /// As try_pop_n, but waits for the first value; then takes up to max - 1 more that
+  /// are ready. Returns 0 iff the ring is closed and drained (or max is 0: then at once).
   template <class Out>
   std::size_t pop_n(Out out, std::size_t max) {
     static_assert(std::output_iterator<Out, T>, "fev::Ring::pop_n writes T values through `out`");
@@ -325,21 +361,28 @@ class BasicRing {
   // (pop). A call that can complete without waiting completes, stop requested or not.
   // A stop request wakes the parked thread promptly (and, as close() does, briefly
   // every other thread parked on the same side). ----
+  /// As push(T&&), cancelled by `stop`: Status::ok, Status::closed, or Status::cancelled
+  /// once a stop is requested while it would wait (the value is then left as it was).
+  /// A stop request wakes the parked thread promptly (and, as close() does, briefly
+  /// every other thread parked on the same side).
   Status push(T&& value, std::stop_token stop) noexcept {
     const auto construct = move_from(value);
     return push_blocking([&] { return claim_push(construct); }, Deadline::max(), std::move(stop));
   }
+  /// As push(T&&, std::stop_token), with a copy of `value`.
   Status push(const T& value, std::stop_token stop) {
     T copy(value);
     return push(std::move(copy), std::move(stop));
   }
+  /// As pop(T&), cancelled by `stop`: Status::ok, Status::closed (closed and drained),
+  /// or Status::cancelled once a stop is requested while it would wait (nothing taken).
   Status pop(T& out, std::stop_token stop) noexcept {
     const auto take = move_into(out);
     return pop_blocking([&] { return claim_pop(take); }, Deadline::max(), std::move(stop));
   }
 
-  // Closes the ring: pushes fail from now on (blocked ones return false), pops drain
-  // what is left and then report closed. Wakes every parked thread. Idempotent.
+  /// Closes the ring: pushes fail from now on (blocked ones return false), pops drain
+  /// what is left and then report closed. Wakes every parked thread. Idempotent.
   void close() noexcept {
     // seq_cst: ordered with every push's claim CAS on tail_ (a push either claimed
     // before this or sees the bit and fails) and with parkers' re-checks of tail_.
@@ -357,15 +400,18 @@ class BasicRing {
     Wait::wake_all(not_full_);
   }
 
+  /// Whether close() has been called. Final: once true, stays true. A caller that sees
+  /// true also sees every push claimed before the close.
   bool closed() const noexcept {
     // acquire: pairs with close()'s fetch_or, so a caller that sees "closed" also sees
     // the pushes claimed before it.
     return (tail_.load(std::memory_order_acquire) & kClosed) != 0;
   }
 
+  /// The number of slots, as given to the constructor.
   std::size_t capacity() const noexcept { return capacity_; }
 
-  // Values inside (claimed pushes minus claimed pops); approximate under concurrency.
+  /// Values inside (claimed pushes minus claimed pops); approximate under concurrency.
   std::size_t size() const noexcept {
     // relaxed: a snapshot for monitoring; it synchronizes with nothing.
     const std::size_t head = head_.load(std::memory_order_relaxed);
@@ -374,14 +420,26 @@ class BasicRing {
     return tail - head > capacity_ ? capacity_ : tail - head;
   }
 
-  // For the stress harness's watchdog report and tests: raw counters, parking words,
-  // and how many threads are registered to sleep on each side.
+  /// For the stress harness's watchdog report and tests: raw counters, parking words,
+  /// and how many threads are registered to sleep on each side.
   struct Snapshot {
+    /// Pops claimed, and pushes claimed (without the closed bit).
+    ///@{
     std::size_t head, tail;
+    ///@}
+    /// Whether the ring is closed.
     bool closed;
+    /// The consumers' and the producers' parking words.
+    ///@{
     std::uint32_t not_empty, not_full;
+    ///@}
+    /// Threads registered to sleep on each side.
+    ///@{
     std::uint32_t consumers_sleeping, producers_sleeping;
+    ///@}
   };
+  /// Reads the counters and parking words, each with a relaxed load: a report, not a
+  /// consistent state.
   Snapshot snapshot() const noexcept {
     // relaxed: a snapshot for reports; it synchronizes with nothing.
     const std::size_t tail = tail_.load(std::memory_order_relaxed);
@@ -861,7 +919,8 @@ class BasicRing {
   alignas(detail::kCounterAlign) char end_padding_ = 0;
 };
 
-// The ring of the public contract, on the backend this library was built with.
+/// The ring of the public contract (see BasicRing), on the wait backend this library
+/// was built with (fev::DefaultWait).
 template <class T>
 class Ring : public BasicRing<T, DefaultWait, RingHooks> {
  public:

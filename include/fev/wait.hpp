@@ -31,69 +31,97 @@
 
 namespace fev {
 
+/// An absolute time on std::chrono::steady_clock; `Deadline::max()` means "no deadline".
 using Deadline = std::chrono::steady_clock::time_point;
 
+/// What a backend's `wait` returns. `woken`: after a wake, a spurious wake, an
+/// interrupted system call, or when the word did not hold `expected` on entry (callers
+/// always re-read the word). `timeout`: only once the deadline has passed.
 enum class WaitResult { woken, timeout };
 
 namespace backend {
 
-// Linux futex(2): FUTEX_WAIT_BITSET with absolute CLOCK_MONOTONIC deadlines.
-// Private futexes (FUTEX_PRIVATE_FLAG): for words that only this process touches.
+/// Linux futex(2): FUTEX_WAIT_BITSET with absolute CLOCK_MONOTONIC deadlines.
+/// Private futexes (FUTEX_PRIVATE_FLAG): for words that only this process touches.
 struct Futex {
+  /// The backend's name, as tests and benchmarks print it.
   static constexpr std::string_view name = "futex";
+  /// Parks the calling thread while `word` holds `expected`, until a wake call on `word`
+  /// or `deadline`. Returns WaitResult::woken (re-read the word: it may be spurious) or
+  /// WaitResult::timeout (only once `deadline` has passed). Orders no memory.
   static WaitResult wait(const std::atomic<std::uint32_t>& word, std::uint32_t expected, Deadline deadline) noexcept;
+  /// Wakes at most one thread parked on `word`. Reads only the word's address, never its
+  /// contents, so it is safe on memory that a woken thread has already freed.
   static void wake_one(const std::atomic<std::uint32_t>& word) noexcept;
+  /// Wakes every thread parked on `word`. Reads only the word's address.
   static void wake_all(const std::atomic<std::uint32_t>& word) noexcept;
 };
 
-// Linux futex(2) without FUTEX_PRIVATE_FLAG: for words in memory shared between
-// processes (MAP_SHARED, memfd, shm_open; see fev/shared.hpp). The kernel keys such a
-// futex by the mapped page (inode and offset), not by the address, so processes that
-// map the region at different addresses still wake each other. Slower than `Futex`
-// (the kernel looks the page up on every call); it works on private memory too.
+/// Linux futex(2) without FUTEX_PRIVATE_FLAG: for words in memory shared between
+/// processes (MAP_SHARED, memfd, shm_open; see fev/shared.hpp). The kernel keys such a
+/// futex by the mapped page (inode and offset), not by the address, so processes that
+/// map the region at different addresses still wake each other. Slower than `Futex`
+/// (the kernel looks the page up on every call); it works on private memory too.
 struct FutexShared {
+  /// \copydoc Futex::name
   static constexpr std::string_view name = "futex_shared";
-  // Words on this backend may be shared with other processes, whose threads can die
-  // between any two steps of a protocol (see fev/shared.hpp).
+  /// Words on this backend may be shared with other processes, whose threads can die
+  /// between any two steps of a protocol (see fev/shared.hpp).
   static constexpr bool process_shared = true;
+  /// \copydoc Futex::wait
   static WaitResult wait(const std::atomic<std::uint32_t>& word, std::uint32_t expected, Deadline deadline) noexcept;
+  /// \copydoc Futex::wake_one
   static void wake_one(const std::atomic<std::uint32_t>& word) noexcept;
+  /// \copydoc Futex::wake_all
   static void wake_all(const std::atomic<std::uint32_t>& word) noexcept;
 };
 
-// Windows 8+: WaitOnAddress / WakeByAddressSingle / WakeByAddressAll.
+/// Windows 8+: WaitOnAddress / WakeByAddressSingle / WakeByAddressAll.
 struct Win32 {
+  /// \copydoc Futex::name
   static constexpr std::string_view name = "win32";
+  /// \copydoc Futex::wait
   static WaitResult wait(const std::atomic<std::uint32_t>& word, std::uint32_t expected, Deadline deadline) noexcept;
+  /// \copydoc Futex::wake_one
   static void wake_one(const std::atomic<std::uint32_t>& word) noexcept;
+  /// \copydoc Futex::wake_all
   static void wake_all(const std::atomic<std::uint32_t>& word) noexcept;
 };
 
-// Boost.Atomic (>= 1.78) wait/notify on boost::atomic_ref; timed waits go through the
-// parking table of the portable backend (Boost 1.81 has no timed wait).
+/// Boost.Atomic (>= 1.78) wait/notify on boost::atomic_ref; timed waits go through the
+/// parking table of the portable backend (Boost 1.81 has no timed wait).
 struct BoostAtomic {
+  /// \copydoc Futex::name
   static constexpr std::string_view name = "boost";
+  /// \copydoc Futex::wait
   static WaitResult wait(const std::atomic<std::uint32_t>& word, std::uint32_t expected, Deadline deadline) noexcept;
+  /// \copydoc Futex::wake_one
   static void wake_one(const std::atomic<std::uint32_t>& word) noexcept;
+  /// \copydoc Futex::wake_all
   static void wake_all(const std::atomic<std::uint32_t>& word) noexcept;
 };
 
-// Any C++20 platform: an address-hashed table of parking buckets, each a mutex and a
-// condition_variable.
+/// Any C++20 platform: an address-hashed table of parking buckets, each a mutex and a
+/// condition_variable.
 struct Portable {
+  /// \copydoc Futex::name
   static constexpr std::string_view name = "portable";
+  /// \copydoc Futex::wait
   static WaitResult wait(const std::atomic<std::uint32_t>& word, std::uint32_t expected, Deadline deadline) noexcept;
+  /// \copydoc Futex::wake_one
   static void wake_one(const std::atomic<std::uint32_t>& word) noexcept;
+  /// \copydoc Futex::wake_all
   static void wake_all(const std::atomic<std::uint32_t>& word) noexcept;
 };
 
 }  // namespace backend
 
-// Spinning before parking. A waiter that finds nothing to do spins (with the CPU's
-// pause instruction) for at most `spin_limit()` of steady_clock time before it parks.
-// The bound is a time, not a count, because the pause instruction's latency differs by
-// 10x and more between CPUs. Zero disables spinning. Default: 4 microseconds.
+/// Spinning before parking. A waiter that finds nothing to do spins (with the CPU's
+/// pause instruction) for at most `spin_limit()` of steady_clock time before it parks.
+/// The bound is a time, not a count, because the pause instruction's latency differs by
+/// 10x and more between CPUs. Zero disables spinning. Default: 4 microseconds.
 std::chrono::nanoseconds spin_limit() noexcept;
+/// Sets the bound that spin_limit() returns, for every waiter in the process.
 void set_spin_limit(std::chrono::nanoseconds limit) noexcept;
 
 namespace detail {
