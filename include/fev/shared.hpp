@@ -72,54 +72,66 @@
 
 namespace fev {
 
+/// An Event that works between processes: BasicEvent on backend::FutexShared, placed in
+/// a SharedRegion with construct_shared(). What a dying peer leaves behind: the comment at
+/// the top of fev/shared.hpp.
 using SharedEvent = BasicEvent<backend::FutexShared>;
 
+/// A Ring that works between processes: BasicRing on backend::FutexShared, made with
+/// construct_shared_ring() (T trivially copyable).
 template <class T>
 using SharedRing = BasicRing<T, backend::FutexShared, RingHooks>;
 
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free && std::atomic<std::size_t>::is_always_lock_free,
               "process-shared fev objects need lock-free (hence address-free) atomics");
 
-// A read/write MAP_SHARED mapping, unmapped (and its descriptor closed) on destruction,
-// with a bump allocator for the objects placed in it. The region's first 64 bytes are a
-// header (a magic number, the size, and the allocation cursor, itself an atomic in the
-// region, so any process mapping it may allocate). Move-only.
+/// A read/write MAP_SHARED mapping, unmapped (and its descriptor closed) on destruction,
+/// with a bump allocator for the objects placed in it. The region's first 64 bytes are a
+/// header (a magic number, the size, and the allocation cursor, itself an atomic in the
+/// region, so any process mapping it may allocate). Move-only.
 class SharedRegion {
  public:
-  // A new memfd (memfd_create, MFD_CLOEXEC) of at least `bytes` usable bytes (rounded up
-  // to whole pages), mapped shared. Share it with children forked after this call (they
-  // inherit the mapping at the same address), or pass fd() to another process
-  // (SCM_RIGHTS, /proc/PID/fd/N), which opens it with map(). std::system_error on failure.
+  /// A new memfd (memfd_create, MFD_CLOEXEC) of at least `bytes` usable bytes (rounded up
+  /// to whole pages), mapped shared. Share it with children forked after this call (they
+  /// inherit the mapping at the same address), or pass fd() to another process
+  /// (SCM_RIGHTS, /proc/PID/fd/N), which opens it with map(). std::system_error on failure.
   static SharedRegion create(std::size_t bytes, const char* name = "fev");
 
-  // A MAP_SHARED | MAP_ANONYMOUS mapping: shared only with children forked after this
-  // call; fd() is -1.
+  /// A MAP_SHARED | MAP_ANONYMOUS mapping: shared only with children forked after this
+  /// call; fd() is -1.
   static SharedRegion anonymous(std::size_t bytes);
 
-  // Maps a region that SharedRegion::create made, from its descriptor (duplicated; the
-  // caller keeps `fd`). The mapping may land at another address than the creator's:
-  // find the objects with at<T>(offset). std::system_error if mmap fails,
-  // std::invalid_argument if `fd` is not such a region.
+  /// Maps a region that SharedRegion::create made, from its descriptor (duplicated; the
+  /// caller keeps `fd`). The mapping may land at another address than the creator's:
+  /// find the objects with at<T>(offset). std::system_error if mmap fails,
+  /// std::invalid_argument if `fd` is not such a region.
   static SharedRegion map(int fd);
 
+  /// Takes over `other`'s mapping; `other` then maps nothing.
   SharedRegion(SharedRegion&& other) noexcept;
+  /// Unmaps this region's mapping, then takes over `other`'s.
   SharedRegion& operator=(SharedRegion&& other) noexcept;
   SharedRegion(const SharedRegion&) = delete;
   SharedRegion& operator=(const SharedRegion&) = delete;
   ~SharedRegion();
 
+  /// The start of this process's mapping (the region's header comes first).
   void* data() const noexcept { return base_; }
+  /// The mapping's length in bytes.
   std::size_t size() const noexcept { return size_; }
+  /// The memfd's descriptor, to pass to another process; -1 for anonymous().
   int fd() const noexcept { return fd_; }
 
-  // `bytes` of the region aligned to `align` (a power of two, at most the page size),
-  // never handed out before, by this process or any other. std::bad_alloc when full.
+  /// `bytes` of the region aligned to `align` (a power of two, at most the page size),
+  /// never handed out before, by this process or any other. std::bad_alloc when full.
   void* allocate(std::size_t bytes, std::size_t align);
 
-  // Offsets from the start of the region: the same in every process's mapping.
+  /// The offset of `where` from the start of the region: the same in every process's
+  /// mapping.
   std::size_t offset_of(const void* where) const noexcept {
     return static_cast<std::size_t>(static_cast<const unsigned char*>(where) - static_cast<unsigned char*>(base_));
   }
+  /// The T at `offset` (from offset_of() in any process) in this process's mapping.
   template <class T>
   T* at(std::size_t offset) const noexcept {
     return std::launder(reinterpret_cast<T*>(static_cast<unsigned char*>(base_) + offset));
@@ -134,9 +146,9 @@ class SharedRegion {
   int fd_ = -1;
 };
 
-// Constructs a T in the region and returns it. Objects in a region are never destroyed
-// (the region outlives any one process's use of it), hence trivially destructible only.
-// T must not hold pointers into one process's memory (SharedEvent does not).
+/// Constructs a T in the region and returns it. Objects in a region are never destroyed
+/// (the region outlives any one process's use of it), hence trivially destructible only.
+/// T must not hold pointers into one process's memory (SharedEvent does not).
 template <class T, class... Args>
 T* construct_shared(SharedRegion& region, Args&&... args) {
   static_assert(std::is_trivially_destructible_v<T>,
@@ -144,17 +156,17 @@ T* construct_shared(SharedRegion& region, Args&&... args) {
   return ::new (region.allocate(sizeof(T), alignof(T))) T(std::forward<Args>(args)...);
 }
 
-// A SharedRing<T> of `capacity` with its slots in the region. T is trivially copyable
-// (values are bytes that any process can read). The ring finds its slots relative to
-// its own address, so it works in every process that maps the region, at whatever
-// address (children forked after this call, or processes that map() the region's
-// descriptor). Never destroyed, like every object in a region. The slots take
-// SharedRing<T>::storage_bytes(capacity) bytes of the region, aligned to
-// SharedRing<T>::kStorageAlignment (64, or alignof(T) if larger). A capacity of zero,
-// or one whose slots could not fit in memory, is refused as Ring's constructor refuses
-// it (std::invalid_argument) before anything is taken from the region; std::bad_alloc
-// when the region has no room left. As with Ring, try_push/try_pop can fail while a
-// peer is between claiming and publishing a slot; use the timed forms to wait.
+/// A SharedRing<T> of `capacity` with its slots in the region. T is trivially copyable
+/// (values are bytes that any process can read). The ring finds its slots relative to
+/// its own address, so it works in every process that maps the region, at whatever
+/// address (children forked after this call, or processes that map() the region's
+/// descriptor). Never destroyed, like every object in a region. The slots take
+/// SharedRing<T>::storage_bytes(capacity) bytes of the region, aligned to
+/// SharedRing<T>::kStorageAlignment (64, or alignof(T) if larger). A capacity of zero,
+/// or one whose slots could not fit in memory, is refused as Ring's constructor refuses
+/// it (std::invalid_argument) before anything is taken from the region; std::bad_alloc
+/// when the region has no room left. As with Ring, try_push/try_pop can fail while a
+/// peer is between claiming and publishing a slot; use the timed forms to wait.
 template <class T>
 SharedRing<T>* construct_shared_ring(SharedRegion& region, std::size_t capacity) {
   static_assert(std::is_trivially_copyable_v<T>, "a process-shared ring carries trivially copyable values only");

@@ -57,20 +57,7 @@
 // exists: if prctl(PR_FUTEX_HASH_GET_SLOTS) says there is none yet, it creates and joins
 // one empty thread, once. Shared words (SharedEvent) are not affected.
 //
-// Rules for the caller:
-//  - one request per waiter: arm() again only after complete() said `fired` or `ended`
-//    (arm() answers `busy` otherwise). Use one waiter per event waited on at once.
-//  - pass the result of every CQE that carries the armed user_data to complete(), and
-//    only those. Keep the waiter until then (or until the ring is torn down).
-//  - call arm()/prepare()/cancel()/complete() from the thread that submits to the ring,
-//    as for any SQE; set()/clear() may come from any thread (or, for SharedEvent, any
-//    process).
-//  - the event must outlive its armed request: cancel() and reap the CQE (or tear the
-//    ring down) before destroying the event.
-//
-// Memory ordering: everything a thread did before the set() that a `fired` answer
-// counts happens-before complete() returns `fired` (complete() and arm() read the word
-// with acquire), as for Event::wait.
+// Rules for the caller and the memory ordering: see UringEventWaiter below.
 #pragma once
 
 #include "fev/cxx20.hpp"  // first: below C++20, one clear error instead of many
@@ -87,37 +74,39 @@ struct io_uring;  // liburing
 
 namespace fev {
 
+/// What arm(), prepare() and cancel() of a UringEventWaiter did.
 enum class UringArm {
-  armed,        // an SQE is queued (arm(): and submitted); exactly one CQE will carry its user_data.
-                // If io_uring_submit failed (say -EBUSY), the SQE stays queued for the next submit.
-  sq_full,      // no free SQE: submit or reap, then try again. Nothing queued.
-  unsupported,  // this kernel/backend cannot complete a ring request on a set(). Nothing queued.
-  busy,         // this waiter's request is still in flight (its CQE has not been passed to
-                // complete()). Nothing queued.
+  armed,        ///< an SQE is queued (arm(): and submitted); exactly one CQE will carry its user_data.
+                ///< If io_uring_submit failed (say -EBUSY), the SQE stays queued for the next submit.
+  sq_full,      ///< no free SQE: submit or reap, then try again. Nothing queued.
+  unsupported,  ///< this kernel/backend cannot complete a ring request on a set(). Nothing queued.
+  busy,         ///< this waiter's request is still in flight (its CQE has not been passed to
+                ///< complete()). Nothing queued.
 };
 
-// What complete() made of the CQE of a waiter's request.
+/// What complete() made of the CQE of a waiter's request.
 enum class UringWake {
-  fired,    // The event counted as set since arm(): it was set then, or a set() happened
-            // since, even if clear() already followed (Python's rule, as Event::wait).
-            // Nothing is armed now: arm() again to keep waiting.
-  rearmed,  // No set() since arm() (a late wake of an earlier set(), or a word change
-            // that is no set()): complete() queued and submitted the same wait again,
-            // with the same user_data. Still waiting: expect one more CQE.
-  ended,    // The request ended without the event counting as set: -ECANCELED after
-            // cancel(), another error, a stale wake after cancel(), or no free SQE for
-            // the re-arm (res 0 or -EAGAIN then); also any call with no request in
-            // flight. Nothing is armed: arm() again to keep waiting.
+  fired,    ///< The event counted as set since arm(): it was set then, or a set() happened
+            ///< since, even if clear() already followed (Python's rule, as Event::wait).
+            ///< Nothing is armed now: arm() again to keep waiting.
+  rearmed,  ///< No set() since arm() (a late wake of an earlier set(), or a word change
+            ///< that is no set()): complete() queued and submitted the same wait again,
+            ///< with the same user_data. Still waiting: expect one more CQE.
+  ended,    ///< The request ended without the event counting as set: -ECANCELED after
+            ///< cancel(), another error, a stale wake after cancel(), or no free SQE for
+            ///< the re-arm (res 0 or -EAGAIN then); also any call with no request in
+            ///< flight. Nothing is armed: arm() again to keep waiting.
 };
 
+/// How this process's io_uring waits on an event's futex word (see uring_futex_mode()).
 enum class UringFutexMode {
-  private_futex,  // IORING_OP_FUTEX_WAIT with FUTEX2_PRIVATE
-  shared_futex,   // IORING_OP_FUTEX_WAIT without FUTEX2_PRIVATE
-  unsupported,    // no io_uring, no IORING_OP_FUTEX_WAIT, or no flag combination was woken
+  private_futex,  ///< IORING_OP_FUTEX_WAIT with FUTEX2_PRIVATE
+  shared_futex,   ///< IORING_OP_FUTEX_WAIT without FUTEX2_PRIVATE
+  unsupported,    ///< no io_uring, no IORING_OP_FUTEX_WAIT, or no flag combination was woken
 };
 
-// What the one-time probe found for events whose set() wakes private futexes
-// (`shared_wake` false: fev::Event) or shared ones (true: fev::SharedEvent).
+/// What the one-time probe found for events whose set() wakes private futexes
+/// (`shared_wake` false: fev::Event) or shared ones (true: fev::SharedEvent).
 UringFutexMode uring_futex_mode(bool shared_wake) noexcept;
 
 namespace detail {
@@ -140,39 +129,61 @@ UringWake uring_complete(io_uring* ring, UringRequest& request, std::int32_t res
 void force_uring_unsupported(bool on) noexcept;
 }  // namespace detail
 
+/// Waits for an fev Event inside an io_uring event loop, as one more completion next to
+/// socket and file I/O, without a helper thread (Linux 6.7+, IORING_OP_FUTEX_WAIT).
+/// Usage, and how it avoids lost and stale wakeups: the comment at the top of
+/// fev/uring.hpp.
+///
+/// Rules for the caller:
+///  - one request per waiter: arm() again only after complete() said `fired` or `ended`
+///    (arm() answers `busy` otherwise). Use one waiter per event waited on at once.
+///  - pass the result of every CQE that carries the armed user_data to complete(), and
+///    only those. Keep the waiter until then (or until the ring is torn down).
+///  - call arm()/prepare()/cancel()/complete() from the thread that submits to the ring,
+///    as for any SQE; set()/clear() may come from any thread (or, for SharedEvent, any
+///    process).
+///  - the event must outlive its armed request: cancel() and reap the CQE (or tear the
+///    ring down) before destroying the event.
+///
+/// Memory ordering: everything a thread did before the set() that a `fired` answer
+/// counts happens-before complete() returns `fired` (complete() and arm() read the word
+/// with acquire), as for Event::wait.
 class UringEventWaiter {
  public:
+  /// A waiter that queues its requests on `ring`, which must outlive it.
   explicit UringEventWaiter(io_uring& ring) noexcept : ring_(&ring) {}
   // It remembers its request: a copy would answer for a request it does not own.
   UringEventWaiter(const UringEventWaiter&) = delete;
   UringEventWaiter& operator=(const UringEventWaiter&) = delete;
 
-  // Queues a request that completes when `event` counts as set, and submits it.
+  /// Queues a request that completes when `event` counts as set, and submits it.
+  /// `armed` on success: exactly one CQE will carry `user_data`; pass its result to
+  /// complete().
   template <class Wait>
   UringArm arm(BasicEvent<Wait>& event, std::uint64_t user_data) noexcept {
     return arm_on(event, user_data, true);
   }
 
-  // As arm(), but leaves the SQE for the caller's next io_uring_submit*() (one system
-  // call fewer). Correct however late that submit comes: the kernel compares the word
-  // when it arms the request.
+  /// As arm(), but leaves the SQE for the caller's next io_uring_submit*() (one system
+  /// call fewer). Correct however late that submit comes: the kernel compares the word
+  /// when it arms the request.
   template <class Wait>
   UringArm prepare(BasicEvent<Wait>& event, std::uint64_t user_data) noexcept {
     return arm_on(event, user_data, false);
   }
 
-  // Queues and submits IORING_OP_ASYNC_CANCEL for the request armed with `user_data`.
-  // That request then completes with -ECANCELED, unless it completed already; the cancel
-  // has a CQE of its own, with `cancel_user_data`. When it is this waiter's request,
-  // complete() re-arms it no more: a stale wake whose CQE was already queued when the
-  // cancel went out ends it (`ended`) instead of outliving the cancel.
+  /// Queues and submits IORING_OP_ASYNC_CANCEL for the request armed with `user_data`.
+  /// That request then completes with -ECANCELED, unless it completed already; the cancel
+  /// has a CQE of its own, with `cancel_user_data`. When it is this waiter's request,
+  /// complete() re-arms it no more: a stale wake whose CQE was already queued when the
+  /// cancel went out ends it (`ended`) instead of outliving the cancel.
   UringArm cancel(std::uint64_t user_data, std::uint64_t cancel_user_data) noexcept;
 
-  // Takes the result of the CQE of this waiter's request and says what it means; see
-  // UringWake. On a stale wake it re-arms (one more SQE, submitted) and says `rearmed`.
+  /// Takes the result of the CQE of this waiter's request and says what it means; see
+  /// UringWake. On a stale wake it re-arms (one more SQE, submitted) and says `rearmed`.
   UringWake complete(std::int32_t res) noexcept { return detail::uring_complete(ring_, request_, res); }
 
-  // Whether a request is in flight: armed, and its CQE not yet passed to complete().
+  /// Whether a request is in flight: armed, and its CQE not yet passed to complete().
   bool in_flight() const noexcept { return request_.in_flight; }
 
  private:

@@ -1,50 +1,53 @@
-// fev/wait_many.hpp — wait until any one, or all, of several events are set.
-//
-//   std::size_t                wait_any(Event&...)                       blocks; index
-//   std::optional<std::size_t> wait_any_for(timeout, Event&...)          nullopt: timeout
-//   std::optional<std::size_t> wait_any_until(time_point, Event&...)
-//   void                       wait_all(Event&...)
-//   bool                       wait_all_for(timeout, Event&...)          false: timeout
-//   bool                       wait_all_until(time_point, Event&...)
-//
-// Each also takes a range of event pointers instead of the pack (a std::vector<Event*>,
-// a std::span<Event*>, an array), at most kMaxWaitMany of them. The events may be any
-// BasicEvent<Wait> (fev::Event, fev::SharedEvent, ...), all of one backend per call.
-//
-// What "set" means here is what it means for Event::wait(): event i counts as set for
-// this call when a read during the call found it set, or when a set() of it happened
-// during the call, even if clear() undid it at once (Python's rule: that set() released
-// every waiter). So:
-//  - wait_any returns the lowest index that counted as set when the call last looked;
-//    nullopt only once the deadline has passed and no event counted as set.
-//  - wait_all returns true once every event has counted as set at some moment during
-//    the call: not necessarily all at the same moment, since another thread may clear
-//    one while the call waits for another. The events themselves are not changed (no
-//    event is consumed; compare AutoResetEvent). false once the deadline has passed
-//    and some event has not counted as set. An empty range is all-set: true at once.
-// A timeout of zero or below checks once and never blocks; deadlines are converted
-// once, so spurious wakes never make a call over-wait (as for Event::wait_for).
-//
-// How it waits. First the calls spin for fev::spin_limit(), like Event::wait. Then:
-//  - fast path, Linux 5.16+ and events on backend::Futex or backend::FutexShared: one
-//    futex_waitv(2) on all the words still pending, with an absolute CLOCK_MONOTONIC
-//    deadline. It is probed once at run time; ENOSYS (older kernel), EPERM (a seccomp
-//    filter) or EINVAL switch the whole process to the slow path for good.
-//  - slow path, every other backend and kernel: it parks on one pending event at a
-//    time, with a timed wait of 50 us doubling up to 1 ms, rotating over the events. A
-//    set() of the event it is parked on wakes it at once; a set() of any other is seen
-//    within the current slice (at most about 1 ms late). Correct, but it wakes up to
-//    1000 times a second while it waits.
-// Before it sleeps on an event's word, either path sets the word's "parked" bit exactly
-// as Event::wait does, so set() wakes it through the backend (see fev/event_access.hpp).
-// A call that returns leaves the bit on events it did not wait out: their next set()
-// makes one futex wake that finds nobody, as after a timed-out Event::wait_for.
-//
-// Memory ordering: as for Event::wait: everything a thread did before a set() that made
-// event i count as set happens-before everything the caller does after the call returns
-// i (wait_any) or true (wait_all; for every event).
-//
-// Stack use: about 7 KiB per call (fixed arrays of kMaxWaitMany entries), no allocation.
+/// \file
+/// Wait until any one, or all, of several events are set.
+///
+/// ```
+///   std::size_t                wait_any(Event&...)                       blocks; index
+///   std::optional<std::size_t> wait_any_for(timeout, Event&...)          nullopt: timeout
+///   std::optional<std::size_t> wait_any_until(time_point, Event&...)
+///   void                       wait_all(Event&...)
+///   bool                       wait_all_for(timeout, Event&...)          false: timeout
+///   bool                       wait_all_until(time_point, Event&...)
+/// ```
+///
+/// Each also takes a range of event pointers instead of the pack (a std::vector<Event*>,
+/// a std::span<Event*>, an array), at most kMaxWaitMany of them. The events may be any
+/// BasicEvent<Wait> (fev::Event, fev::SharedEvent, ...), all of one backend per call.
+///
+/// What "set" means here is what it means for Event::wait(): event i counts as set for
+/// this call when a read during the call found it set, or when a set() of it happened
+/// during the call, even if clear() undid it at once (Python's rule: that set() released
+/// every waiter). So:
+///  - wait_any returns the lowest index that counted as set when the call last looked;
+///    nullopt only once the deadline has passed and no event counted as set.
+///  - wait_all returns true once every event has counted as set at some moment during
+///    the call: not necessarily all at the same moment, since another thread may clear
+///    one while the call waits for another. The events themselves are not changed (no
+///    event is consumed; compare AutoResetEvent). false once the deadline has passed
+///    and some event has not counted as set. An empty range is all-set: true at once.
+/// A timeout of zero or below checks once and never blocks; deadlines are converted
+/// once, so spurious wakes never make a call over-wait (as for Event::wait_for).
+///
+/// How it waits. First the calls spin for fev::spin_limit(), like Event::wait. Then:
+///  - fast path, Linux 5.16+ and events on backend::Futex or backend::FutexShared: one
+///    futex_waitv(2) on all the words still pending, with an absolute CLOCK_MONOTONIC
+///    deadline. It is probed once at run time; ENOSYS (older kernel), EPERM (a seccomp
+///    filter) or EINVAL switch the whole process to the slow path for good.
+///  - slow path, every other backend and kernel: it parks on one pending event at a
+///    time, with a timed wait of 50 us doubling up to 1 ms, rotating over the events. A
+///    set() of the event it is parked on wakes it at once; a set() of any other is seen
+///    within the current slice (at most about 1 ms late). Correct, but it wakes up to
+///    1000 times a second while it waits.
+/// Before it sleeps on an event's word, either path sets the word's "parked" bit exactly
+/// as Event::wait does, so set() wakes it through the backend (see fev/event_access.hpp).
+/// A call that returns leaves the bit on events it did not wait out: their next set()
+/// makes one futex wake that finds nobody, as after a timed-out Event::wait_for.
+///
+/// Memory ordering: as for Event::wait: everything a thread did before a set() that made
+/// event i count as set happens-before everything the caller does after the call returns
+/// i (wait_any) or true (wait_all; for every event).
+///
+/// Stack use: about 7 KiB per call (fixed arrays of kMaxWaitMany entries), no allocation.
 #pragma once
 
 #include "fev/cxx20.hpp"  // first: below C++20, one clear error instead of many
@@ -68,7 +71,7 @@
 
 namespace fev {
 
-// The most events one call takes: futex_waitv's own limit (FUTEX_WAITV_MAX).
+/// The most events one call takes: futex_waitv's own limit (FUTEX_WAITV_MAX).
 inline constexpr std::size_t kMaxWaitMany = 128;
 
 namespace detail {
@@ -157,18 +160,23 @@ inline std::optional<std::size_t> as_index(std::size_t index) noexcept {
 
 // ---- A pack of events. ----
 
+/// Blocks until one of `events` counts as set; returns the lowest such index
+/// (see fev/wait_many.hpp for what "set" means and how it waits).
 template <class... E>
   requires(sizeof...(E) >= 1 && (detail::EventLike<E> && ...))
 std::size_t wait_any(E&... events) noexcept {
   return detail::wait_pack(false, Deadline::max(), events...);
 }
 
+/// As wait_any(), waiting at most `timeout`: nullopt once it has passed and no event
+/// counted as set. A timeout of zero or below checks once.
 template <class Rep, class Period, class... E>
   requires(sizeof...(E) >= 1 && (detail::EventLike<E> && ...))
 std::optional<std::size_t> wait_any_for(const std::chrono::duration<Rep, Period>& timeout, E&... events) noexcept {
   return detail::as_index(detail::wait_pack(false, detail::many_deadline(timeout), events...));
 }
 
+/// As wait_any_for(), until a time point of steady_clock or system_clock.
 template <class Clock, class Duration, class... E>
   requires(sizeof...(E) >= 1 && (detail::EventLike<E> && ...))
 std::optional<std::size_t> wait_any_until(const std::chrono::time_point<Clock, Duration>& when,
@@ -176,18 +184,23 @@ std::optional<std::size_t> wait_any_until(const std::chrono::time_point<Clock, D
   return detail::as_index(detail::wait_pack(false, detail::to_deadline(when), events...));
 }
 
+/// Blocks until every one of `events` has counted as set at some moment during the call
+/// (not necessarily all at once). No event is consumed (see fev/wait_many.hpp).
 template <class... E>
   requires(sizeof...(E) >= 1 && (detail::EventLike<E> && ...))
 void wait_all(E&... events) noexcept {
   (void)detail::wait_pack(true, Deadline::max(), events...);
 }
 
+/// As wait_all(), waiting at most `timeout`: false once it has passed and some event
+/// has not counted as set. A timeout of zero or below checks once.
 template <class Rep, class Period, class... E>
   requires(sizeof...(E) >= 1 && (detail::EventLike<E> && ...))
 bool wait_all_for(const std::chrono::duration<Rep, Period>& timeout, E&... events) noexcept {
   return detail::wait_pack(true, detail::many_deadline(timeout), events...) != detail::kNoIndex;
 }
 
+/// As wait_all_for(), until a time point of steady_clock or system_clock.
 template <class Clock, class Duration, class... E>
   requires(sizeof...(E) >= 1 && (detail::EventLike<E> && ...))
 bool wait_all_until(const std::chrono::time_point<Clock, Duration>& when, E&... events) noexcept {
@@ -197,31 +210,40 @@ bool wait_all_until(const std::chrono::time_point<Clock, Duration>& when, E&... 
 // ---- A range of event pointers. std::invalid_argument for a null pointer, more than
 // kMaxWaitMany events, or (wait_any only) none at all. ----
 
+/// wait_any() over a range of event pointers (a std::vector<Event*>, a std::span, an
+/// array): the index into the range. std::invalid_argument for a null pointer, an empty
+/// range, or more than kMaxWaitMany events.
 template <detail::EventPointerRange R>
 std::size_t wait_any(R&& events) {
   return detail::wait_range(false, Deadline::max(), std::forward<R>(events));
 }
 
+/// wait_any_for() over a range of event pointers (see wait_any(R&&)).
 template <class Rep, class Period, detail::EventPointerRange R>
 std::optional<std::size_t> wait_any_for(const std::chrono::duration<Rep, Period>& timeout, R&& events) {
   return detail::as_index(detail::wait_range(false, detail::many_deadline(timeout), std::forward<R>(events)));
 }
 
+/// wait_any_until() over a range of event pointers (see wait_any(R&&)).
 template <class Clock, class Duration, detail::EventPointerRange R>
 std::optional<std::size_t> wait_any_until(const std::chrono::time_point<Clock, Duration>& when, R&& events) {
   return detail::as_index(detail::wait_range(false, detail::to_deadline(when), std::forward<R>(events)));
 }
 
+/// wait_all() over a range of event pointers. An empty range is all-set: returns at
+/// once. std::invalid_argument for a null pointer or more than kMaxWaitMany events.
 template <detail::EventPointerRange R>
 void wait_all(R&& events) {
   (void)detail::wait_range(true, Deadline::max(), std::forward<R>(events));
 }
 
+/// wait_all_for() over a range of event pointers (see wait_all(R&&)).
 template <class Rep, class Period, detail::EventPointerRange R>
 bool wait_all_for(const std::chrono::duration<Rep, Period>& timeout, R&& events) {
   return detail::wait_range(true, detail::many_deadline(timeout), std::forward<R>(events)) != detail::kNoIndex;
 }
 
+/// wait_all_until() over a range of event pointers (see wait_all(R&&)).
 template <class Clock, class Duration, detail::EventPointerRange R>
 bool wait_all_until(const std::chrono::time_point<Clock, Duration>& when, R&& events) {
   return detail::wait_range(true, detail::to_deadline(when), std::forward<R>(events)) != detail::kNoIndex;
