@@ -265,6 +265,72 @@ TEST_P(LoopTest, StopAndSetRaceEndEachWaitOnce) {
   EXPECT_EQ(ended.load(), kRounds);
 }
 
+// Each set() of an AutoResetEvent releases exactly one waiter, coroutine or thread.
+TEST_P(LoopTest, AutoResetEventHandsEachSignalToOneWaiter) {
+  const int signals = GetParam() ? 200 : 2000;
+  constexpr int kCoroutines = 4;
+  fev::AutoResetEvent event;
+  std::atomic<int> taken{0};
+  std::atomic<int> by_thread{0};
+  std::atomic<bool> finished{false};
+  for (int i = 0; i < kCoroutines; ++i) {
+    loop().spawn([](fev::Loop& loop, fev::AutoResetEvent& event, std::atomic<int>& taken) -> fev::Task<> {
+      while (co_await fev::async_wait(loop, event)) taken.fetch_add(1);
+    }(loop(), event, taken));
+  }
+  std::jthread thread_waiter([&] {
+    while (!finished.load()) {
+      if (event.wait_for(1ms)) {
+        taken.fetch_add(1);
+        by_thread.fetch_add(1);
+      }
+    }
+  });
+  std::jthread setter([&] {
+    for (int k = 0; k < signals; ++k) {
+      event.set();
+      // The next set() only once this one's signal is taken: set() on a set event adds none.
+      const auto give_up = std::chrono::steady_clock::now() + 10s;
+      while (taken.load() < k + 1 && std::chrono::steady_clock::now() < give_up) std::this_thread::yield();
+    }
+    finished.store(true);
+    loop().stop();  // the coroutines wait on: end the run from here
+  });
+  Watchdog watchdog(loop(), 60s);
+  loop().run();
+  ASSERT_FALSE(watchdog.disarm()) << "taken " << taken.load() << " of " << signals;
+  setter.join();
+  thread_waiter.join();
+  EXPECT_EQ(taken.load(), signals);
+  EXPECT_FALSE(event.try_wait()) << "a signal was left behind";
+  std::printf("signals taken by the thread: %d of %d\n", by_thread.load(), signals);
+  loop_.reset();  // the coroutines still wait: the loop tears them down
+}
+
+TEST_P(LoopTest, AutoResetEventTimedAndCancelledWaitsTakeNothing) {
+  fev::AutoResetEvent event;
+  std::stop_source source;
+  std::optional<bool> timed, cancelled;
+  loop().spawn([](fev::Loop& loop, fev::AutoResetEvent& event, std::optional<bool>& timed) -> fev::Task<> {
+    timed = co_await fev::async_wait_for(loop, event, 20ms);
+  }(loop(), event, timed));
+  loop().spawn([](fev::Loop& loop, fev::AutoResetEvent& event, std::stop_token stop,
+                  std::optional<bool>& cancelled) -> fev::Task<> {
+    cancelled = co_await fev::async_wait(loop, event, stop);
+  }(loop(), event, source.get_token(), cancelled));
+  std::jthread canceller([&] {
+    std::this_thread::sleep_for(30ms);
+    source.request_stop();
+  });
+  ASSERT_TRUE(run_all(loop()));
+  ASSERT_TRUE(timed && cancelled);
+  EXPECT_FALSE(*timed);
+  EXPECT_FALSE(*cancelled);
+  EXPECT_EQ(fev::detail::AutoResetEventAccess::word(event).load(), 0u) << "a waiter stayed registered";
+  event.set();
+  EXPECT_TRUE(event.try_wait());
+}
+
 // Two producer threads feed a ring; coroutines (and, for a while, a thread) drain it: every item
 // arrives exactly once.
 TEST_P(LoopTest, RingFedByThreadsDrainedByCoroutinesDeliversEachItemOnce) {

@@ -29,6 +29,8 @@ namespace detail {
 // Reads and parks on a BasicEvent's word for code that waits on several words at once
 // (fev/wait_many.hpp, fev/uring.hpp). Defined in fev/event_access.hpp.
 struct EventAccess;
+// The same for BasicAutoResetEvent (fev/loop.hpp's coroutines). In fev/auto_reset_event_access.hpp.
+struct AutoResetEventAccess;
 }  // namespace detail
 
 // Manual-reset event with the semantics of Python's threading.Event:
@@ -309,6 +311,8 @@ class BasicAutoResetEvent {
   const std::atomic<std::uint32_t>& word() const noexcept { return word_; }
 
  private:
+  friend struct detail::AutoResetEventAccess;
+
   // Word layout and invariants:
   //   bit 0      kSignaled  one signal is pending.
   //   bits 1..31            number of waiters registered to park (each adds

@@ -10,6 +10,7 @@
 // What a coroutine can await (all resume on the loop's thread, from the loop itself,
 // never inside the set()/push()/pop() of another thread or coroutine):
 //   async_wait(loop, event[, stop])          -> bool: true iff set (false: stop requested)
+//                                               (an AutoResetEvent: true iff it took a signal)
 //   async_wait_for(loop, event, timeout[, stop]), async_wait_until(loop, event, when[, stop])
 //                                            -> bool: true iff set, false at the deadline
 //   async_pop(loop, ring)                    -> std::optional<T>: nullopt iff closed and drained
@@ -84,6 +85,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "fev/auto_reset_event_access.hpp"
 #include "fev/config.hpp"
 #include "fev/deadline.hpp"
 #include "fev/event.hpp"
@@ -244,6 +246,84 @@ class EventWaitAwaiter : private ParkedOp {
   std::atomic<std::uint32_t>& word_;
   Deadline deadline_;
   std::uint32_t entry_ = 0;  // the word as first read: this waiter's generation
+  bool result_ = false;
+};
+
+// ---- Auto-reset events: BasicAutoResetEvent::wait_slow for a coroutine
+// (fev/auto_reset_event_access.hpp's steps). ----
+template <class Wait>
+class AutoResetWaitAwaiter : private ParkedOp {
+  using Access = AutoResetEventAccess;
+
+ public:
+  AutoResetWaitAwaiter(Loop& loop, BasicAutoResetEvent<Wait>& event, Deadline deadline, std::stop_token stop) noexcept
+      : ParkedOp(loop, std::move(stop)), event_(event), word_(Access::word(event)), deadline_(deadline) {
+    on_done = &AutoResetWaitAwaiter::done;
+  }
+  // A frame destroyed while registered (its loop went away): unregister; a signal taken
+  // on the way out is given back.
+  ~AutoResetWaitAwaiter() {
+    if (registered_ && Access::leave(word_)) event_.set();
+  }
+
+  bool await_ready() noexcept {
+    result_ = event_.try_wait();
+    return result_ || passed() || stop_requested();  // a zero timeout checks once
+  }
+  bool await_suspend(std::coroutine_handle<> waiter) noexcept {
+    waiter_ = waiter;
+    watch_stop();
+    seen_ = word_.load(std::memory_order_relaxed);  // only a starting value for the CAS
+    if (Access::take_or_register(word_, seen_)) {
+      result_ = true;
+    } else {
+      registered_ = true;
+      if (!step()) return true;
+    }
+    unwatch_stop();
+    return false;
+  }
+  bool await_resume() const noexcept { return result_; }
+
+ private:
+  bool passed() const noexcept { return deadline_ != Deadline::max() && std::chrono::steady_clock::now() >= deadline_; }
+
+  // Registered, with seen_ the last value read: takes the signal, gives up (deadline,
+  // stop: leaving still takes a signal that is there), or queues the wait (false).
+  bool step() noexcept {
+    for (;;) {
+      if (seen_ & Access::kSignaled) {
+        registered_ = false;
+        if ((result_ = Access::leave(word_))) return true;
+        // Another waiter took it first: register again.
+        seen_ = word_.load(std::memory_order_relaxed);
+        if ((result_ = Access::take_or_register(word_, seen_))) return true;
+        registered_ = true;
+        continue;
+      }
+      if (passed() || stop_requested()) {
+        registered_ = false;
+        result_ = Access::leave(word_);
+        return true;
+      }
+      LoopAccess::queue_wait(*loop_, *this, word_, seen_, word_kind<Wait>, deadline_);
+      return false;
+    }
+  }
+
+  static void done(LoopOp& op) noexcept {
+    auto& self = static_cast<AutoResetWaitAwaiter&>(op);
+    self.seen_ = self.word_.load(std::memory_order_relaxed);  // leave()'s CAS acquires the signal
+    if (!self.step()) return;
+    self.unwatch_stop();
+    self.waiter_.resume();  // the frame (and this awaiter) may be gone after this
+  }
+
+  BasicAutoResetEvent<Wait>& event_;
+  std::atomic<std::uint32_t>& word_;
+  Deadline deadline_;
+  std::uint32_t seen_ = 0;
+  bool registered_ = false;
   bool result_ = false;
 };
 
@@ -622,6 +702,27 @@ template <class Wait, class Clock, class Duration>
 detail::EventWaitAwaiter<Wait> async_wait_until(Loop& loop, BasicEvent<Wait>& event,
                                                 const std::chrono::time_point<Clock, Duration>& when,
                                                 std::stop_token stop = {}) noexcept {
+  return {loop, event, detail::to_deadline(when), std::move(stop)};
+}
+
+// Auto-reset events: true iff this waiter took a signal (each set() releases one
+// waiter, thread or coroutine); false at the deadline or once a stop is requested.
+template <class Wait>
+detail::AutoResetWaitAwaiter<Wait> async_wait(Loop& loop, BasicAutoResetEvent<Wait>& event,
+                                              std::stop_token stop = {}) noexcept {
+  return {loop, event, Deadline::max(), std::move(stop)};
+}
+template <class Wait, class Rep, class Period>
+detail::AutoResetWaitAwaiter<Wait> async_wait_for(Loop& loop, BasicAutoResetEvent<Wait>& event,
+                                                  const std::chrono::duration<Rep, Period>& timeout,
+                                                  std::stop_token stop = {}) noexcept {
+  return {loop, event, timeout <= timeout.zero() ? Deadline::min() : detail::deadline_after(timeout),
+          std::move(stop)};
+}
+template <class Wait, class Clock, class Duration>
+detail::AutoResetWaitAwaiter<Wait> async_wait_until(Loop& loop, BasicAutoResetEvent<Wait>& event,
+                                                    const std::chrono::time_point<Clock, Duration>& when,
+                                                    std::stop_token stop = {}) noexcept {
   return {loop, event, detail::to_deadline(when), std::move(stop)};
 }
 
