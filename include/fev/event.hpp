@@ -33,23 +33,30 @@ struct EventAccess;
 struct AutoResetEventAccess;
 }  // namespace detail
 
-// Manual-reset event with the semantics of Python's threading.Event:
-// - set() releases every thread waiting when it is called, even if clear() follows at
-//   once (such a waiter returns true, as CPython's wait() does);
-// - set(), clear(), is_set() and the waits are safe at any time, from any thread;
-// - a timed wait turns its timeout into a deadline once and returns false no earlier
-//   than that deadline, never because of a spurious wake.
+/// Manual-reset event with the semantics of Python's threading.Event, in one 32-bit word:
+/// - set() releases every thread waiting when it is called, even if clear() follows at
+///   once (such a waiter returns true, as CPython's wait() does);
+/// - set(), clear(), is_set() and the waits are safe at any time, from any thread;
+/// - a timed wait turns its timeout into a deadline once and returns false no earlier
+///   than that deadline, never because of a spurious wake.
+///
+/// `Wait` is the wait backend (a type from fev::backend); use fev::Event for the default.
+///
+/// Memory ordering: everything a thread did before set() happens-before everything a
+/// thread does after a wait(), wait_for(), wait_until() or is_set() that observed that
+/// set (returned true because of it). clear() orders nothing.
 template <class Wait>
 class BasicEvent {
  public:
+  /// Creates the event, set if `initially_set` is true.
   explicit BasicEvent(bool initially_set = false) noexcept : word_(initially_set ? kSet : 0u) {}
   BasicEvent(const BasicEvent&) = delete;
   BasicEvent& operator=(const BasicEvent&) = delete;
 
-  // Sets the event and wakes every parked waiter. Enters the kernel only when the word
-  // says someone is parked (or, between processes, that a wake may still be owed).
-  // After the CAS below the event object may already be gone (a released waiter may
-  // destroy it); the wake call uses only its address.
+  /// Sets the event and wakes every parked waiter. Enters the kernel only when the word
+  /// says someone is parked (or, between processes, that a wake may still be owed).
+  /// A released waiter may destroy the event while set() is still running: after the
+  /// word is set, the wake call uses only its address.
   void set() noexcept {
     std::uint32_t seen = word_.load(std::memory_order_relaxed);
     std::uint32_t desired = 0;
@@ -72,8 +79,8 @@ class BasicEvent {
     if (seen & (kParked | kWakeOwed)) Wait::wake_all(word_);
   }
 
-  // Resets the flag. Threads already released by an earlier set() stay released;
-  // threads waiting now keep waiting for the next set().
+  /// Resets the flag. Threads already released by an earlier set() stay released;
+  /// threads waiting now keep waiting for the next set().
   void clear() noexcept {
     // relaxed: clear() publishes nothing. As an RMW it continues the release sequence
     // of the set() it undoes, so a waiter that reads the cleared word still
@@ -81,20 +88,22 @@ class BasicEvent {
     if (word_.load(std::memory_order_relaxed) & kSet) word_.fetch_and(~kSet, std::memory_order_relaxed);
   }
 
+  /// True iff the event is set now. Never blocks, never enters the kernel.
   bool is_set() const noexcept {
     // acquire: pairs with set()'s release CAS.
     return (word_.load(std::memory_order_acquire) & kSet) != 0;
   }
 
-  // Blocks until the event is set. Returns at once, with no system call, when it is.
+  /// Blocks until the event is set. Returns at once, with no system call, when it is.
   void wait() noexcept {
     const std::uint32_t seen = word_.load(std::memory_order_acquire);  // pairs with set()
     if (seen & kSet) return;
     (void)wait_slow(seen, Deadline::max());
   }
 
-  // True iff the event was set (or a set() happened while waiting); false after the
-  // timeout. A timeout of zero or below checks once and never blocks.
+  /// Blocks until the event is set or `timeout` has passed. True iff the event was set
+  /// (or a set() happened while waiting); false after the timeout. A timeout of zero or
+  /// below checks once and never blocks.
   template <class Rep, class Period>
   bool wait_for(const std::chrono::duration<Rep, Period>& timeout) noexcept {
     const std::uint32_t seen = word_.load(std::memory_order_acquire);  // pairs with set()
@@ -103,7 +112,7 @@ class BasicEvent {
     return wait_slow(seen, detail::deadline_after(timeout));
   }
 
-  // As wait_for, until a time point of steady_clock or system_clock (converted once).
+  /// As wait_for(), until a time point of steady_clock or system_clock (converted once).
   template <class Clock, class Duration>
   bool wait_until(const std::chrono::time_point<Clock, Duration>& when) noexcept {
     const std::uint32_t seen = word_.load(std::memory_order_acquire);  // pairs with set()
@@ -111,12 +120,11 @@ class BasicEvent {
     return wait_slow(seen, detail::to_deadline(when));
   }
 
-  // Blocks until the event is set or a stop is requested on `stop` (std::jthread's
-  // token, for example). True iff the event was set (or a set() happened while
-  // waiting), even if a stop was requested too; false once a stop is requested while
-  // the event is not set. The stop request wakes this waiter promptly, from the thread
-  // that calls request_stop() (see WakeOnStop). A token that can never stop waits as
-  // wait() does.
+  /// Blocks until the event is set or a stop is requested on `stop` (std::jthread's
+  /// token, for example). True iff the event was set (or a set() happened while
+  /// waiting), even if a stop was requested too; false once a stop is requested while
+  /// the event is not set. The stop request wakes this waiter promptly, from the thread
+  /// that calls request_stop(). A token that can never stop waits as wait() does.
   bool wait(std::stop_token stop) noexcept {
     const std::uint32_t seen = word_.load(std::memory_order_acquire);  // pairs with set()
     if (seen & kSet) return true;
@@ -127,7 +135,7 @@ class BasicEvent {
     return wait_slow_stoppable(seen, stop);
   }
 
-  // The underlying word, for backends and tools that wait on several events at once.
+  /// The underlying word, for backends and tools that wait on several events at once.
   const std::atomic<std::uint32_t>& word() const noexcept { return word_; }
 
  private:
@@ -255,16 +263,23 @@ class BasicEvent {
   std::atomic<std::uint32_t> word_;
 };
 
-// Auto-reset event: set() releases exactly one waiter, or, with nobody waiting, stays
-// set until one thread takes it (try_wait or a wait). Setting a set event does nothing.
+/// Auto-reset event: set() releases exactly one waiter, or, with nobody waiting, stays
+/// set until one thread takes it (try_wait or a wait). Setting a set event does nothing.
+/// One 32-bit word; `Wait` is the wait backend (use fev::AutoResetEvent for the default).
+///
+/// Memory ordering: everything a thread did before set() happens-before everything the
+/// thread that takes that signal (a try_wait() or wait that returned true) does after.
 template <class Wait>
 class BasicAutoResetEvent {
  public:
+  /// Creates the event, holding a signal if `initially_set` is true.
   explicit BasicAutoResetEvent(bool initially_set = false) noexcept
       : word_(initially_set ? kSignaled : 0u) {}
   BasicAutoResetEvent(const BasicAutoResetEvent&) = delete;
   BasicAutoResetEvent& operator=(const BasicAutoResetEvent&) = delete;
 
+  /// Leaves a signal and, if a thread is waiting, wakes one to take it. With a signal
+  /// already pending, does nothing more. Safe from any thread, at any time.
   void set() noexcept {
     std::uint32_t seen = word_.load(std::memory_order_relaxed);
     // release: pairs with the acquire CAS of the thread that takes the signal.
@@ -279,7 +294,7 @@ class BasicAutoResetEvent {
     if ((!(seen & kSignaled) || detail::process_shared<Wait>) && seen >= kWaiterOne) Wait::wake_one(word_);
   }
 
-  // Takes the signal if present.
+  /// Takes the signal if present: true iff it took one. Never blocks.
   bool try_wait() noexcept {
     std::uint32_t seen = word_.load(std::memory_order_relaxed);
     while (seen & kSignaled) {
@@ -291,10 +306,13 @@ class BasicAutoResetEvent {
     return false;
   }
 
+  /// Blocks until it takes a signal.
   void wait() noexcept {
     if (!try_wait()) (void)wait_slow(Deadline::max());
   }
 
+  /// Blocks until it takes a signal (true) or `timeout` has passed (false). A timeout of
+  /// zero or below is try_wait().
   template <class Rep, class Period>
   bool wait_for(const std::chrono::duration<Rep, Period>& timeout) noexcept {
     if (try_wait()) return true;
@@ -302,12 +320,14 @@ class BasicAutoResetEvent {
     return wait_slow(detail::deadline_after(timeout));
   }
 
+  /// As wait_for(), until a time point of steady_clock or system_clock (converted once).
   template <class Clock, class Duration>
   bool wait_until(const std::chrono::time_point<Clock, Duration>& when) noexcept {
     if (try_wait()) return true;
     return wait_slow(detail::to_deadline(when));
   }
 
+  /// The underlying word, for backends and tools that wait on several events at once.
   const std::atomic<std::uint32_t>& word() const noexcept { return word_; }
 
  private:
@@ -368,12 +388,15 @@ class BasicAutoResetEvent {
   std::atomic<std::uint32_t> word_;
 };
 
-// The event types of the public contract, on the backend this library was built with.
+/// The manual-reset event of the public contract (see BasicEvent), on the wait backend
+/// this library was built with (fev::DefaultWait). Four bytes.
 class Event : public BasicEvent<DefaultWait> {
  public:
   using BasicEvent<DefaultWait>::BasicEvent;
 };
 
+/// The auto-reset event of the public contract (see BasicAutoResetEvent), on the wait
+/// backend this library was built with (fev::DefaultWait). Four bytes.
 class AutoResetEvent : public BasicAutoResetEvent<DefaultWait> {
  public:
   using BasicAutoResetEvent<DefaultWait>::BasicAutoResetEvent;
