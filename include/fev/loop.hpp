@@ -2,9 +2,9 @@
 // fev::Event and fev::Ring that plain threads use (Linux, liburing).
 //
 //   fev::Loop loop;
-//   loop.spawn([](fev::Loop& loop, fev::Ring<int>& work, fev::Event& shutdown) -> fev::Task<> {
-//     while (auto item = co_await fev::async_pop(loop, work)) handle(*item);
-//   }(loop, work, shutdown));
+//   loop.spawn([](fev::Loop& loop, fev::Ring<int>& work) -> fev::Task<> {
+//     while (auto item = co_await fev::async_pop(loop, work)) handle(*item);  // until closed
+//   }(loop, work));
 //   loop.run();                       // until every spawned task has finished, or stop()
 //
 // What a coroutine can await (all resume on the loop's thread, from the loop itself,
@@ -22,13 +22,19 @@
 // for them, and a Ring or Event may have thread waiters and coroutine waiters at once.
 //
 // How: a coroutine that must wait follows exactly the steps a thread follows before it
-// sleeps (fev/event_access.hpp for events, fev/ring_access.hpp for rings: register,
-// take a wake over, re-check, sleep on the exact word value, leave with the relay), but
+// sleeps (fev/event_access.hpp and fev/auto_reset_event_access.hpp for events,
+// fev/ring_access.hpp for rings: register, take a wake over, re-check, sleep on the
+// exact word value, leave with the relay), but
 // instead of futex(2) it queues an IORING_OP_FUTEX_WAIT (Linux 6.7+) on the same word
 // and suspends. The futex wake of set() or of a ring's notify() completes that request
 // just as it wakes a thread; the loop reaps the completion and runs the waiter's next
 // step, which re-reads the word: a wake is only a hint. A wake that changed nothing for
 // this waiter (a late wake of an earlier set, another waiter's stop) re-arms the wait.
+// Resuming never recurses: every waiter is resumed by the loop, one after another, from
+// the loop's own turn (a set() that releases 10^5 coroutines costs the setter one futex
+// wake). A chain of `co_await task` hands control on by symmetric transfer, which needs
+// no stack where the compiler makes it a tail call (optimized builds; not g++ with
+// AddressSanitizer).
 //
 // Timeouts: the wait is linked to an IORING_OP_LINK_TIMEOUT at the absolute deadline
 // (CLOCK_MONOTONIC, which is steady_clock), so it returns false no earlier than it.
@@ -100,7 +106,8 @@ class Loop;
 template <class T = void>
 class Task;
 
-// How long a waiter sleeps between checks on the fallback path (see above).
+/// How long a waiter sleeps between checks on the fallback path (see fev/loop.hpp:
+/// without futex waits in io_uring, every wait polls).
 inline constexpr std::chrono::milliseconds kFallbackPoll{1};
 
 namespace detail {
@@ -436,10 +443,11 @@ class RingPushAwaiter;
 
 }  // namespace detail
 
-// What async_pop with a stop token returns: `value` holds the value iff status is ok.
+/// What async_pop with a stop token returns: `value` holds the value iff status is ok.
 template <class T>
 struct PopResult {
-  Status status;  // ok, closed (and drained) or cancelled
+  Status status;  ///< ok, closed (and drained) or cancelled
+  /// The value popped, iff `status` is Status::ok.
   std::optional<T> value;
 };
 
@@ -581,15 +589,18 @@ class TaskPromise<void> : public TaskPromiseBase {
 
 }  // namespace detail
 
-// A lazily started coroutine: it runs when awaited (co_await task, inside another
-// task) or spawned on a loop (loop.spawn(std::move(task))). Move-only; destroying a
-// Task that was neither destroys its frame.
+/// A lazily started coroutine: it runs when awaited (co_await task, inside another
+/// task) or spawned on a loop (loop.spawn(std::move(task))). Move-only; destroying a
+/// Task that was neither destroys its frame. `T`: what co_await on it returns.
 template <class T>
 class Task {
  public:
+  /// The coroutine's promise, as the language requires; internal.
   using promise_type = detail::TaskPromise<T>;
 
+  /// Takes over `other`'s coroutine; `other` then holds none.
   Task(Task&& other) noexcept : frame_(std::exchange(other.frame_, {})) {}
+  /// Destroys this Task's coroutine, if any, then takes over `other`'s.
   Task& operator=(Task&& other) noexcept {
     if (this != &other) {
       if (frame_) frame_.destroy();
@@ -601,11 +612,15 @@ class Task {
     if (frame_) frame_.destroy();
   }
 
+  /// co_await task: always suspends the awaiting coroutine and starts this one.
   bool await_ready() const noexcept { return false; }
+  /// co_await task: runs this task in place of the awaiting one, which resumes when it
+  /// finishes.
   std::coroutine_handle<> await_suspend(std::coroutine_handle<> caller) noexcept {
     frame_.promise().continuation_ = caller;
     return frame_;  // symmetric transfer: start the task on this stack frame's place
   }
+  /// co_await task: the task's result, or the exception it threw, rethrown.
   T await_resume() { return frame_.promise().take(); }
 
  private:
@@ -628,26 +643,30 @@ struct LoopState;  // src/loop_linux.cpp
 void force_loop_fallback(bool on) noexcept;
 }  // namespace detail
 
+/// A single-threaded io_uring event loop that runs Task coroutines; they await fev
+/// Events, AutoResetEvents and Rings through async_wait(), async_pop() and async_push().
+/// Usage, what can be awaited, lifetimes, the fallback path and the memory ordering: the
+/// comment at the top of fev/loop.hpp.
 class Loop {
  public:
-  // Sets up an io_uring with room for `queue_depth` submissions at once (more are
-  // submitted in batches). std::system_error when io_uring cannot be set up here (see
-  // supported()).
+  /// Sets up an io_uring with room for `queue_depth` submissions at once (more are
+  /// submitted in batches). std::system_error when io_uring cannot be set up here (see
+  /// supported()).
   explicit Loop(unsigned queue_depth = 256);
   ~Loop();
   Loop(const Loop&) = delete;
   Loop& operator=(const Loop&) = delete;
 
-  // Whether this process can set up an io_uring at all (a kernel before 5.1, the sysctl
-  // kernel.io_uring_disabled, a seccomp filter say no).
+  /// Whether this process can set up an io_uring at all (a kernel before 5.1, the sysctl
+  /// kernel.io_uring_disabled, a seccomp filter say no).
   static bool supported() noexcept;
 
-  // Whether waits sleep in the kernel (IORING_OP_FUTEX_WAIT) for fev::Event and
-  // fev::Ring; false: the fallback path (polling, see the top of this file).
+  /// Whether waits sleep in the kernel (IORING_OP_FUTEX_WAIT) for fev::Event and
+  /// fev::Ring; false: the fallback path (polling, see the top of fev/loop.hpp).
   bool futex_waits() const noexcept;
 
-  // Takes the task over; it starts on the loop's next turn, and its frame is freed when
-  // it finishes (its result, if any, is dropped). On the loop's thread only.
+  /// Takes the task over; it starts on the loop's next turn, and its frame is freed when
+  /// it finishes (its result, if any, is dropped). On the loop's thread only.
   template <class T>
   void spawn(Task<T> task) {
     auto frame = std::exchange(task.frame_, {});
@@ -655,24 +674,24 @@ class Loop {
     add_task(frame);
   }
 
-  // Runs until every spawned task has finished, or stop().
+  /// Runs until every spawned task has finished, or stop().
   void run() {
     run_until([this] { return live_tasks() == 0; });
   }
-  // Runs until pred() is true (checked before each turn of the loop: after it started
-  // what was ready and reaped what had completed), or stop(). pred() runs on the loop's
-  // thread; a change made by another thread is seen at the loop's next completion.
+  /// Runs until pred() is true (checked before each turn of the loop: after it started
+  /// what was ready and reaped what had completed), or stop(). pred() runs on the loop's
+  /// thread; a change made by another thread is seen at the loop's next completion.
   template <class Pred>
   void run_until(Pred&& pred) {
     while (!pred()) {
       if (!turn()) return;
     }
   }
-  // Makes run()/run_until() return after the current turn; from any thread. A stop()
-  // before run() makes that run() return at once. Tasks stay as they are.
+  /// Makes run()/run_until() return after the current turn; from any thread. A stop()
+  /// before run() makes that run() return at once. Tasks stay as they are.
   void stop() noexcept;
 
-  // Spawned tasks not finished yet.
+  /// Spawned tasks not finished yet.
   std::size_t live_tasks() const noexcept;
 
  private:
@@ -686,10 +705,14 @@ class Loop {
 };
 
 // ---- The awaitables. `loop` is the loop that runs the awaiting coroutine. ----
+/// co_await: true once `event` is set (as Event::wait), false once a stop is requested
+/// on `stop` while it is not. `loop` is the loop that runs the awaiting coroutine.
 template <class Wait>
 detail::EventWaitAwaiter<Wait> async_wait(Loop& loop, BasicEvent<Wait>& event, std::stop_token stop = {}) noexcept {
   return {loop, event, Deadline::max(), std::move(stop)};
 }
+/// co_await: as async_wait(), and false once `timeout` has passed (no earlier). A
+/// timeout of zero or below checks once.
 template <class Wait, class Rep, class Period>
 detail::EventWaitAwaiter<Wait> async_wait_for(Loop& loop, BasicEvent<Wait>& event,
                                               const std::chrono::duration<Rep, Period>& timeout,
@@ -698,6 +721,7 @@ detail::EventWaitAwaiter<Wait> async_wait_for(Loop& loop, BasicEvent<Wait>& even
   return {loop, event, timeout <= timeout.zero() ? Deadline::min() : detail::deadline_after(timeout),
           std::move(stop)};
 }
+/// co_await: as async_wait_for(), until a time point of steady_clock or system_clock.
 template <class Wait, class Clock, class Duration>
 detail::EventWaitAwaiter<Wait> async_wait_until(Loop& loop, BasicEvent<Wait>& event,
                                                 const std::chrono::time_point<Clock, Duration>& when,
@@ -705,13 +729,15 @@ detail::EventWaitAwaiter<Wait> async_wait_until(Loop& loop, BasicEvent<Wait>& ev
   return {loop, event, detail::to_deadline(when), std::move(stop)};
 }
 
-// Auto-reset events: true iff this waiter took a signal (each set() releases one
-// waiter, thread or coroutine); false at the deadline or once a stop is requested.
+/// Auto-reset events: true iff this waiter took a signal (each set() releases one
+/// waiter, thread or coroutine); false once a stop is requested.
 template <class Wait>
 detail::AutoResetWaitAwaiter<Wait> async_wait(Loop& loop, BasicAutoResetEvent<Wait>& event,
                                               std::stop_token stop = {}) noexcept {
   return {loop, event, Deadline::max(), std::move(stop)};
 }
+/// Auto-reset events: true iff this waiter took a signal; false once `timeout` has
+/// passed or a stop is requested. A timeout of zero or below checks once.
 template <class Wait, class Rep, class Period>
 detail::AutoResetWaitAwaiter<Wait> async_wait_for(Loop& loop, BasicAutoResetEvent<Wait>& event,
                                                   const std::chrono::duration<Rep, Period>& timeout,
@@ -719,6 +745,8 @@ detail::AutoResetWaitAwaiter<Wait> async_wait_for(Loop& loop, BasicAutoResetEven
   return {loop, event, timeout <= timeout.zero() ? Deadline::min() : detail::deadline_after(timeout),
           std::move(stop)};
 }
+/// Auto-reset events: as async_wait_for(), until a time point of steady_clock or
+/// system_clock.
 template <class Wait, class Clock, class Duration>
 detail::AutoResetWaitAwaiter<Wait> async_wait_until(Loop& loop, BasicAutoResetEvent<Wait>& event,
                                                     const std::chrono::time_point<Clock, Duration>& when,
@@ -726,21 +754,28 @@ detail::AutoResetWaitAwaiter<Wait> async_wait_until(Loop& loop, BasicAutoResetEv
   return {loop, event, detail::to_deadline(when), std::move(stop)};
 }
 
+/// co_await: the next value of `ring` (std::optional<T>); nullopt iff the ring is closed
+/// and drained.
 template <class T, class W, class H>
 detail::RingPopAwaiter<T, W, H> async_pop(Loop& loop, BasicRing<T, W, H>& ring) noexcept {
   return {loop, ring, {}};
 }
+/// co_await: a PopResult<T>: Status::ok and the value, Status::closed (closed and
+/// drained), or Status::cancelled once a stop is requested while it waits (nothing taken).
 template <class T, class W, class H>
 detail::WithStatus<detail::RingPopAwaiter<T, W, H>> async_pop(Loop& loop, BasicRing<T, W, H>& ring,
                                                               std::stop_token stop) noexcept {
   return {loop, ring, std::move(stop)};
 }
-// `value` is moved into the ring only if the push succeeds; it must live until the
-// co_await completes (a temporary in the co_await's expression does).
+/// co_await: waits for room and moves `value` in; false iff the ring is closed (the
+/// value is then not taken). `value` must live until the co_await completes (a temporary
+/// in the co_await's expression does).
 template <class T, class W, class H>
 detail::RingPushAwaiter<T, W, H> async_push(Loop& loop, BasicRing<T, W, H>& ring, T&& value) noexcept {
   return {loop, ring, value, {}};
 }
+/// co_await: as async_push() without a token, as a Status: ok, closed, or cancelled once
+/// a stop is requested while it waits (the value is then not taken).
 template <class T, class W, class H>
 detail::WithStatus<detail::RingPushAwaiter<T, W, H>> async_push(Loop& loop, BasicRing<T, W, H>& ring, T&& value,
                                                                 std::stop_token stop) noexcept {
