@@ -4,6 +4,10 @@
 // Every run has a watchdog: a hang stops the loop and fails the test instead.
 #include "fev/loop.hpp"
 
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -125,6 +129,33 @@ TEST_P(LoopTest, SharedEventWakesCoroutines) {
   });
   ASSERT_TRUE(run_all(loop()));
   EXPECT_EQ(woken.load(), 4);
+}
+
+// The same event in memory shared with a child process, which sets it.
+TEST_P(LoopTest, SharedEventSetByAnotherProcessWakesCoroutines) {
+  using SharedEvent = fev::BasicEvent<fev::backend::FutexShared>;
+  void* memory = mmap(nullptr, sizeof(SharedEvent), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(memory, MAP_FAILED);
+  SharedEvent* event = ::new (memory) SharedEvent();
+  bool woken = false;
+  loop().spawn([](fev::Loop& loop, SharedEvent& event, bool& woken) -> fev::Task<> {
+    woken = co_await fev::async_wait_for(loop, event, 60s);
+  }(loop(), *event, woken));
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    usleep(30000);  // the parent's coroutine is parked by now, most likely
+    event->set();
+    _exit(0);
+  }
+  const bool finished = run_all(loop());
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ASSERT_TRUE(finished);
+  EXPECT_TRUE(woken);
+  event->~SharedEvent();
+  munmap(memory, sizeof(SharedEvent));
 }
 
 TEST_P(LoopTest, SetThenClearStillReleasesTheWaiters) {
