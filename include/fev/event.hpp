@@ -171,9 +171,7 @@ class BasicEvent {
   };
 
   bool wait_slow_stoppable(std::uint32_t entry, const std::stop_token& stop) noexcept {
-    const auto released = [entry](std::uint32_t word) {
-      return (word & kSet) != 0 || (word & kGenerationMask) != (entry & kGenerationMask);
-    };
+    const auto released = [entry](std::uint32_t word) { return BasicEvent::released(entry, word); };
     // acquire: pairs with set()'s release, directly or through clear()'s RMW.
     if (stop.stop_requested()) return released(word_.load(std::memory_order_acquire));
     std::uint32_t seen = entry;
@@ -182,15 +180,7 @@ class BasicEvent {
     StopGate gate;
     const std::stop_callback wake_on_stop(stop, WakeOnStop{&gate, &word_});
     for (;;) {
-      if (!(seen & kParked)) {
-        // As in wait_slow (acquire on both: the new value may be a set() we return on).
-        if (!word_.compare_exchange_weak(seen, seen | kParked, std::memory_order_acquire,
-                                         std::memory_order_acquire)) {
-          if (released(seen)) return true;
-          continue;
-        }
-        seen |= kParked;
-      }
+      if (!announce_parked(word_, entry, seen)) return true;
       gate.may_sleep.store(true, std::memory_order_seq_cst);  // Dekker pair with WakeOnStop
       if (gate.stopped.load(std::memory_order_seq_cst)) {
         // relaxed: the callback only needs to see it eventually; nothing is published.
@@ -230,29 +220,41 @@ class BasicEvent {
   static constexpr std::uint32_t kGenerationOne = 8u;
   static constexpr std::uint32_t kGenerationMask = ~(kSet | kParked | kWakeOwed);
 
+  // Whether a waiter that began on the unset word `entry` is released by the word value
+  // `now`: the event is set, or its generation moved (a set() happened meanwhile, even
+  // if clear() already undid it).
+  static constexpr bool released(std::uint32_t entry, std::uint32_t now) noexcept {
+    return (now & kSet) != 0 || (now & kGenerationMask) != (entry & kGenerationMask);
+  }
+
+  // Adds kParked to the word before a waiter that began on `entry` sleeps. `seen` is its
+  // last (acquire) read of the word. Returns true with `seen` = the value to sleep on
+  // (kParked set); false when the word, as read while trying, releases the waiter.
+  static bool announce_parked(std::atomic<std::uint32_t>& word, std::uint32_t entry, std::uint32_t& seen) noexcept {
+    for (;;) {
+      if (released(entry, seen)) return false;
+      if (seen & kParked) return true;
+      // Announcing "parked" publishes nothing (set() reads it in the same word, so one
+      // modification order decides who saw whom), but on failure the new value may be
+      // a set() we return on, which needs acquire. g++ rejects a failure order stronger
+      // than the success order, so both are acquire (slow path only).
+      if (word.compare_exchange_weak(seen, seen | kParked, std::memory_order_acquire, std::memory_order_acquire)) {
+        seen |= kParked;
+        return true;
+      }
+    }
+  }
+
   // `entry` is the unset word the wait began with; its generation is this waiter's.
   bool wait_slow(std::uint32_t entry, Deadline deadline) noexcept {
-    const auto released = [entry](std::uint32_t word) {
-      return (word & kSet) != 0 || (word & kGenerationMask) != (entry & kGenerationMask);
-    };
+    const auto released = [entry](std::uint32_t word) { return BasicEvent::released(entry, word); };
     if (deadline != Deadline::max() && std::chrono::steady_clock::now() >= deadline) return false;
     std::uint32_t seen = entry;
     // acquire: pairs with set()'s release, directly or through clear()'s RMW.
     if (detail::spin_until([&] { return released(seen = word_.load(std::memory_order_acquire)); }, deadline))
       return true;
     for (;;) {
-      if (!(seen & kParked)) {
-        // Announcing "parked" publishes nothing (set() reads it in the same word, so
-        // one modification order decides who saw whom), but on failure the new value
-        // may be a set() we return on, which needs acquire. g++ rejects a failure order
-        // stronger than the success order, so both are acquire (slow path only).
-        if (!word_.compare_exchange_weak(seen, seen | kParked, std::memory_order_acquire,
-                                         std::memory_order_acquire)) {
-          if (released(seen)) return true;
-          continue;
-        }
-        seen |= kParked;
-      }
+      if (!announce_parked(word_, entry, seen)) return true;
       const WaitResult result = Wait::wait(word_, seen, deadline);
       seen = word_.load(std::memory_order_acquire);  // pairs with set()
       if (released(seen)) return true;

@@ -24,8 +24,9 @@
 namespace fev::detail {
 
 struct EventAccess {
-  // BasicEvent's layout does not depend on its backend. BasicEvent<void> names the
-  // constants without instantiating any member function (none would compile for void).
+  // BasicEvent's layout and its word rules do not depend on its backend. BasicEvent<void>
+  // names them, instantiating only the static members used here (none of them needs a
+  // backend).
   static constexpr std::uint32_t kSet = BasicEvent<void>::kSet;
   static constexpr std::uint32_t kParked = BasicEvent<void>::kParked;
   static constexpr std::uint32_t kWakeOwed = BasicEvent<void>::kWakeOwed;
@@ -39,27 +40,15 @@ struct EventAccess {
 
   // Step 2: whether a waiter that began on `entry` is released by the word value `now`.
   static constexpr bool released(std::uint32_t entry, std::uint32_t now) noexcept {
-    return (now & kSet) != 0 || (now & kGenerationMask) != (entry & kGenerationMask);
+    return BasicEvent<void>::released(entry, now);
   }
 
   // Step 3. `seen` is the caller's last (acquire) read of `word`. Returns true with
   // `seen` = the value to sleep on (kParked set); false when the word, as read while
-  // trying, releases the waiter (`seen` = that value).
+  // trying, releases the waiter (`seen` = that value). The same code as Event::wait's.
   static bool announce_parked(std::atomic<std::uint32_t>& word, std::uint32_t entry,
                               std::uint32_t& seen) noexcept {
-    for (;;) {
-      if (released(entry, seen)) return false;
-      if (seen & kParked) return true;
-      // The same orders as BasicEvent::wait_slow, for the same reasons: announcing
-      // publishes nothing (set() reads the bit in this very word), but a failed CAS may
-      // read a set() that releases us, which needs acquire; g++ rejects a failure order
-      // stronger than the success order, so both are acquire.
-      if (word.compare_exchange_weak(seen, seen | kParked, std::memory_order_acquire,
-                                     std::memory_order_acquire)) {
-        seen |= kParked;
-        return true;
-      }
-    }
+    return BasicEvent<void>::announce_parked(word, entry, seen);
   }
 };
 
