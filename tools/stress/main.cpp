@@ -431,6 +431,7 @@ int run(const Options& options) {
 int main(int argc, char** argv) {
   using namespace stress;
   const Options options = parse(argc, argv);
+  if (options.spin_ns >= 0) fev::set_spin_limit(std::chrono::nanoseconds(options.spin_ns));
   if (options.broken) return options.chaos ? run<BrokenChaosHooks>(options) : run<BrokenHooks>(options);
   if (options.deaf_consumer) {
     return options.chaos ? run<ChaosHooks, DeafConsumerWait>(options) : run<fev::RingHooks, DeafConsumerWait>(options);

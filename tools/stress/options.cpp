@@ -29,6 +29,8 @@ that no thread stalls while work is pending.
   --seed X             seed for the random choices (default 1)
   --pop-delay-us D     each consumer sleeps D microseconds after each pop (slow
                        consumers keep the ring full)
+  --spin-ns N          fev::set_spin_limit(N ns) before the run (0: park at once,
+                       no spinning or yielding; default: the library's)
   --close-early        close the ring at a random moment while producers push
   --chaos              random yields and short sleeps between the ring's atomic steps
   --stall-seconds T    watchdog: fail when nothing moves for T seconds (default 5)
@@ -138,6 +140,8 @@ Options parse(int argc, char** argv) {
       options.seed = parse_count(flag, value(), 0, ~std::uint64_t{0});
     } else if (flag == "--pop-delay-us") {
       options.pop_delay_us = parse_count(flag, value(), 0, 1000000);
+    } else if (flag == "--spin-ns") {
+      options.spin_ns = static_cast<std::int64_t>(parse_count(flag, value(), 0, 1000000000));
     } else if (flag == "--close-early") {
       no_value();
       options.close_early = true;

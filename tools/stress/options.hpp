@@ -20,6 +20,7 @@ struct Options {
   Mode mode = Mode::blocking;
   std::uint64_t seed = 1;
   std::uint64_t pop_delay_us = 0;  // consumers sleep this long after each pop
+  std::int64_t spin_ns = -1;       // fev::set_spin_limit before the run (-1: leave the default)
   bool close_early = false;  // a closer thread closes the ring while producers push
   bool chaos = false;        // random yields and sleeps between the ring's atomic steps
   bool broken = false;       // the deliberately broken ring (no consumer wake)
