@@ -172,9 +172,17 @@ struct LoopState {
       return;
     }
     LoopOp& op = *reinterpret_cast<LoopOp*>(static_cast<std::uintptr_t>(data & ~kTagMask));
-    // The wait's result itself decides nothing: the waiter re-reads its word.
-    if ((data & kTagMask) == kTagWait) op.main_in_flight = false;
-    (void)res;
+    // The wait's result itself decides nothing: the waiter re-reads its word. But a
+    // futex wait the kernel refuses (an error other than "the word changed", "cancelled",
+    // "timed out", "interrupted") would fail again at once on every re-arm: from now on
+    // this loop polls instead (the documented fallback), which needs nothing of the kernel.
+    if ((data & kTagMask) == kTagWait) {
+      op.main_in_flight = false;
+      if (res < 0 && res != -EAGAIN && res != -ECANCELED && res != -ETIME && res != -EINTR) {
+        private_futex_ok = false;
+        shared_futex_ok = false;
+      }
+    }
     if (--op.pending == 0) op.on_done(op);  // may resume a coroutine, which may free op
   }
 };
