@@ -15,6 +15,7 @@
 #include <optional>
 #include <stop_token>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "fev/event.hpp"
@@ -364,6 +365,26 @@ TEST(RingBulk, AThrowingOutputLeavesTheRingWhole) {
 
 // ---- Cancellation, on every wait backend. ----
 
+// Waits until `returned()` holds. If it never does, `release()` lets the stuck thread go
+// (close() or set()), so that the test fails instead of hanging in join.
+template <class Returned, class Release>
+bool returns_eventually(Returned&& returned, Release&& release) {
+  if (eventually(returned)) return true;
+  release();
+  return false;
+}
+
+// Starts `there()` on another thread, then runs `here()` after a round-dependent pause
+// of 0 to 100 us (about the time a thread takes to start, or to wake from a futex), so
+// that over the rounds either may come first.
+template <class Here, class There>
+void race(int round, Here&& here, There&& there) {
+  std::thread other(std::forward<There>(there));
+  if (round % 5 != 0) std::this_thread::sleep_for(std::chrono::microseconds(round % 5 * 25));
+  here();
+  other.join();
+}
+
 template <class Wait>
 class Cancellation : public ::testing::Test {};
 TYPED_TEST_SUITE(Cancellation, fev::testing::AllBackends, fev::testing::BackendNames);
@@ -378,7 +399,7 @@ TYPED_TEST(Cancellation, StopWakesAParkedPopWhichTakesNothing) {
   std::jthread consumer([&](std::stop_token stop) { status = static_cast<int>(ring.pop(out, stop)); });
   ASSERT_TRUE(eventually([&] { return ring.snapshot().consumers_sleeping == 1; }));
   consumer.request_stop();
-  ASSERT_TRUE(eventually([&] { return status.load() != -1; }));
+  ASSERT_TRUE(returns_eventually([&] { return status.load() != -1; }, [&] { ring.close(); }));
   EXPECT_EQ(status.load(), static_cast<int>(Status::cancelled));
   EXPECT_EQ(out, nullptr);
   consumer.join();
@@ -397,7 +418,7 @@ TYPED_TEST(Cancellation, StopWakesAParkedPushWhichKeepsItsValue) {
   std::jthread producer([&](std::stop_token stop) { status = static_cast<int>(ring.push(std::move(value), stop)); });
   ASSERT_TRUE(eventually([&] { return ring.snapshot().producers_sleeping == 1; }));
   producer.request_stop();
-  ASSERT_TRUE(eventually([&] { return status.load() != -1; }));
+  ASSERT_TRUE(returns_eventually([&] { return status.load() != -1; }, [&] { ring.close(); }));
   EXPECT_EQ(status.load(), static_cast<int>(Status::cancelled));
   producer.join();
   ASSERT_NE(value, nullptr);  // not taken
@@ -417,12 +438,12 @@ TYPED_TEST(Cancellation, StopOfOneWaiterLeavesTheOtherParkedAndWakeable) {
   std::jthread waiting([&](std::stop_token stop) { second = static_cast<int>(ring.pop(second_out, stop)); });
   ASSERT_TRUE(eventually([&] { return ring.snapshot().consumers_sleeping == 2; }));
   cancelled.request_stop();
-  ASSERT_TRUE(eventually([&] { return first.load() != -1; }));
+  ASSERT_TRUE(returns_eventually([&] { return first.load() != -1; }, [&] { ring.close(); }));
   EXPECT_EQ(first.load(), static_cast<int>(Status::cancelled));
   ASSERT_TRUE(eventually([&] { return ring.snapshot().consumers_sleeping == 1; }));
   EXPECT_EQ(second.load(), -1);
   ASSERT_TRUE(ring.push(std::make_unique<int>(9)));
-  ASSERT_TRUE(eventually([&] { return second.load() != -1; }));
+  ASSERT_TRUE(returns_eventually([&] { return second.load() != -1; }, [&] { ring.close(); }));
   EXPECT_EQ(second.load(), static_cast<int>(Status::ok));
   cancelled.join();
   waiting.join();
@@ -448,72 +469,76 @@ TYPED_TEST(Cancellation, AStopRequestedBeforehandCancelsOnlyWhatWouldWait) {
 }
 
 // Stop requests race with pushes: a pop that returned cancelled took nothing, so every
-// value pushed is found exactly once, by that pop or by the next one.
+// value pushed is found exactly once, by that pop or by the next one. Most rounds
+// start the race only once the pop is parked; the stop comes from another thread, at
+// the same time as the push.
 TYPED_TEST(Cancellation, CancelRacingWithPushLosesAndDuplicatesNothing) {
-  constexpr int kRounds = 2000;
+  constexpr int kRounds = 1000;
   TestRing<TypeParam> ring(1);
-  int cancelled = 0;
+  int outcomes[2] = {0, 0};  // ok, cancelled
   for (int round = 0; round < kRounds; ++round) {
     std::atomic<int> status{-1};
     std::unique_ptr<int> out;
     std::jthread consumer([&](std::stop_token stop) { status = static_cast<int>(ring.pop(out, stop)); });
-    if (round % 2 == 0) std::this_thread::yield();
-    if (round % 3 == 0) {
-      consumer.request_stop();
-      ASSERT_TRUE(ring.push(std::make_unique<int>(round)));
-    } else {
-      ASSERT_TRUE(ring.push(std::make_unique<int>(round)));
-      consumer.request_stop();
+    if (round % 4 != 0) {
+      ASSERT_TRUE(eventually([&] { return ring.snapshot().consumers_sleeping == 1; }));
     }
+    bool pushed = false;
+    race(round, [&] { pushed = ring.push(std::make_unique<int>(round)); }, [&] { consumer.request_stop(); });
+    ASSERT_TRUE(pushed);
     consumer.join();
     if (status.load() == static_cast<int>(Status::ok)) {
+      ++outcomes[0];
       ASSERT_NE(out, nullptr);
       EXPECT_EQ(*out, round);
       EXPECT_EQ(ring.try_pop(), std::nullopt);
     } else {
       ASSERT_EQ(status.load(), static_cast<int>(Status::cancelled));
-      ++cancelled;
+      ++outcomes[1];
       EXPECT_EQ(out, nullptr);
-      std::optional<std::unique_ptr<int>> left = ring.pop();  // the value is still there
+      std::optional<std::unique_ptr<int>> left = ring.try_pop();  // the value is still there
       ASSERT_TRUE(left.has_value());
       EXPECT_EQ(**left, round);
     }
   }
-  ::testing::Test::RecordProperty("cancelled_rounds", cancelled);
+  ::testing::Test::RecordProperty("ok_rounds", outcomes[0]);
+  ::testing::Test::RecordProperty("cancelled_rounds", outcomes[1]);
 }
 
-// The same race on the producer side: a cancelled push put nothing in.
+// The same race on the producer side: a cancelled push put nothing in and kept its value.
 TYPED_TEST(Cancellation, CancelRacingWithPopLosesAndDuplicatesNothing) {
-  constexpr int kRounds = 2000;
+  constexpr int kRounds = 1000;
   TestRing<TypeParam> ring(1);
   ASSERT_TRUE(ring.push(std::make_unique<int>(-1)));
   int expected_front = -1;
+  int outcomes[2] = {0, 0};  // ok, cancelled
   for (int round = 0; round < kRounds; ++round) {
     std::atomic<int> status{-1};
     auto value = std::make_unique<int>(round);
     std::jthread producer([&](std::stop_token stop) { status = static_cast<int>(ring.push(std::move(value), stop)); });
-    if (round % 2 == 0) std::this_thread::yield();
-    std::optional<std::unique_ptr<int>> front;
-    if (round % 3 == 0) {
-      producer.request_stop();
-      front = ring.pop();
-    } else {
-      front = ring.pop();
-      producer.request_stop();
+    if (round % 4 != 0) {
+      ASSERT_TRUE(eventually([&] { return ring.snapshot().producers_sleeping == 1; }));
     }
+    std::optional<std::unique_ptr<int>> front;
+    race(round, [&] { front = ring.pop(); }, [&] { producer.request_stop(); });  // full: pop returns at once
     producer.join();
     ASSERT_TRUE(front.has_value());
     EXPECT_EQ(**front, expected_front);
     if (status.load() == static_cast<int>(Status::ok)) {
+      ++outcomes[0];
       EXPECT_EQ(value, nullptr);
-      expected_front = round;
+      EXPECT_EQ(ring.size(), 1u);
     } else {
       ASSERT_EQ(status.load(), static_cast<int>(Status::cancelled));
-      ASSERT_NE(value, nullptr);  // kept: push it again so the ring stays full
-      ASSERT_TRUE(ring.push(std::move(value)));
-      expected_front = round;
+      ++outcomes[1];
+      ASSERT_NE(value, nullptr);  // kept
+      EXPECT_TRUE(ring.empty());  // and put nothing in
+      ASSERT_TRUE(ring.push(std::move(value)));  // refill, so the next round's push waits
     }
+    expected_front = round;
   }
+  ::testing::Test::RecordProperty("ok_rounds", outcomes[0]);
+  ::testing::Test::RecordProperty("cancelled_rounds", outcomes[1]);
 }
 
 template <class Wait>
@@ -526,7 +551,7 @@ TYPED_TEST(EventCancellation, StopWakesAParkedWaiterWithFalse) {
   std::jthread waiter([&](std::stop_token stop) { result = event.wait(stop) ? 1 : 0; });
   ASSERT_TRUE(eventually([&] { return (event.word().load() & 2u) != 0; }));  // parked (kParked)
   waiter.request_stop();
-  ASSERT_TRUE(eventually([&] { return result.load() != -1; }));
+  ASSERT_TRUE(returns_eventually([&] { return result.load() != -1; }, [&] { event.set(); }));
   EXPECT_EQ(result.load(), 0);
 }
 
@@ -536,7 +561,7 @@ TYPED_TEST(EventCancellation, SetReleasesAStoppableWaiterWithTrue) {
   std::jthread waiter([&](std::stop_token stop) { result = event.wait(stop) ? 1 : 0; });
   ASSERT_TRUE(eventually([&] { return (event.word().load() & 2u) != 0; }));
   event.set();
-  ASSERT_TRUE(eventually([&] { return result.load() != -1; }));
+  ASSERT_TRUE(returns_eventually([&] { return result.load() != -1; }, [&] { event.set(); }));
   EXPECT_EQ(result.load(), 1);
 }
 
@@ -548,12 +573,12 @@ TYPED_TEST(EventCancellation, StopOfOneWaiterLeavesTheOthersWaitingForSet) {
   std::jthread other([&](std::stop_token stop) { other_result = event.wait(stop) ? 1 : 0; });
   ASSERT_TRUE(eventually([&] { return (event.word().load() & 2u) != 0; }));
   stopped.request_stop();
-  ASSERT_TRUE(eventually([&] { return stopped_result.load() != -1; }));
+  ASSERT_TRUE(returns_eventually([&] { return stopped_result.load() != -1; }, [&] { event.set(); }));
   EXPECT_EQ(stopped_result.load(), 0);
   std::this_thread::sleep_for(5ms);
   EXPECT_EQ(other_result.load(), -1);
   event.set();
-  ASSERT_TRUE(eventually([&] { return other_result.load() != -1; }));
+  ASSERT_TRUE(returns_eventually([&] { return other_result.load() != -1; }, [&] { event.set(); }));
   EXPECT_EQ(other_result.load(), 1);
 }
 
@@ -574,26 +599,32 @@ TYPED_TEST(EventCancellation, SetWinsOverStopAndNoStopStateWaitsAsWait) {
   EXPECT_EQ(result.load(), 1);
 }
 
-// Stop requests race with set(): wait returns true whenever the set came first, and
-// always returns.
+// Stop requests race with set(), most rounds once the waiter is parked: a wait always
+// returns, true when a set() came before the stop request, false when none came.
 TYPED_TEST(EventCancellation, StopRacingWithSetAlwaysReturns) {
-  constexpr int kRounds = 2000;
+  constexpr int kRounds = 1000;
   for (int round = 0; round < kRounds; ++round) {
     fev::BasicEvent<TypeParam> event;
     std::atomic<int> result{-1};
     std::jthread waiter([&](std::stop_token stop) { result = event.wait(stop) ? 1 : 0; });
-    if (round % 2 == 0) std::this_thread::yield();
-    if (round % 3 == 0) {
+    if (round % 4 != 0) {
+      ASSERT_TRUE(eventually([&] { return (event.word().load() & 2u) != 0; }));  // parked
+    }
+    const int mode = round % 3;
+    if (mode == 0) {  // set, then stop: true
       event.set();
       waiter.request_stop();
-    } else {
+    } else if (mode == 1) {  // both at once: either answer
+      race(round, [&] { event.set(); }, [&] { waiter.request_stop(); });
+    } else {  // stop only: false
       waiter.request_stop();
-      if (round % 5 == 0) event.set();
     }
+    ASSERT_TRUE(returns_eventually([&] { return result.load() != -1; }, [&] { event.set(); }));
     waiter.join();
-    ASSERT_NE(result.load(), -1);
-    if (round % 3 == 0) {
-      EXPECT_EQ(result.load(), 1) << "set() before the stop request must win";
+    if (mode == 0) {
+      EXPECT_EQ(result.load(), 1) << "a set() before the stop request must win";
+    } else if (mode == 2) {
+      EXPECT_EQ(result.load(), 0) << "never set";
     }
   }
 }
