@@ -311,7 +311,7 @@ class TicketSpinQueue {
   std::vector<Slot> slots_;
   alignas(128) std::atomic<std::uint64_t> tail_{0};
   alignas(128) std::atomic<std::uint64_t> head_{0};
-  alignas(128) char end_padding_ = 0;
+  [[maybe_unused]] alignas(128) char end_padding_ = 0;  // keeps what follows off the head line
 };
 
 #if FEV_BENCH_HAVE_BOOST_LOCKFREE
