@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench/baselines.hpp — the events fev is measured against, shared by event_bench and
 // the latency tool.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench/bench_main.hpp — a main() for the Google Benchmark suites that adds two flags:
 //
 //   --csv=FILE     also write one plain CSV row per result (benchmark name, ns per

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench/conditions.cpp — fev::Ring and fev::Event under the conditions programs meet
 // outside a quiet machine, against the peers, in one binary and one run.
 //

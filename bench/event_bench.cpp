@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench/event_bench.cpp — fev::Event and fev::AutoResetEvent against the baselines of
 // bench/baselines.hpp, every one through the same template, in one binary.
 //

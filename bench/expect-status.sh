@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # bench/expect-status.sh STATUS TEXT PROGRAM [ARG...] — runs PROGRAM and passes only if
 # it exits with exactly STATUS and its output (stdout or stderr) contains TEXT.
 #

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench/latency.cpp — wake latency percentiles of fev::Event and the baselines.
 //
 // Two measurements, each in two regimes, for every implementation in baselines.hpp

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench/queues.hpp — the blocking queues fev::Ring is measured against, shared by
 // ring_bench and the conditions benchmark.
 //

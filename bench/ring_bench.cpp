@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench/ring_bench.cpp — fev::Ring against the bounded queues users would otherwise pick.
 //
 // Every queue of bench/queues.hpp (fev, mutex_condvar, tbb, moodycamel,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The producer/consumer example from Python's threading.Event documentation, in C++
 // with fev::Event, written so that no item can be missed.
 //

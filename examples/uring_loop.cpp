@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Coroutines on an io_uring loop take work from plain threads through a fev::Ring, and
 // stop when a fev::Event says so.
 //

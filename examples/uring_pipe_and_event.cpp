@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // One io_uring event loop that waits for data on a pipe and for an fev::Event at once.
 //
 // A worker thread writes a few lines into a pipe and then sets `done`. The loop has two

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A worker pool fed by a fev::Ring of jobs, shut down by close().
 //
 // The main thread submits jobs, each a heap object owned by a std::unique_ptr while it

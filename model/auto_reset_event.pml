@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * model/auto_reset_event.pml -- Promela model of fev::BasicAutoResetEvent
  * (include/fev/event.hpp): set() / try_wait() / wait() / wait_for() on one word.

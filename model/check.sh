@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # model/check.sh -- verify one Promela model exhaustively with spin.
 #
 # usage: check.sh MODEL.pml [--expect-fail TEXT] [--liveness] [--pan-cflag=FLAG]...

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * model/event.pml -- Promela model of fev::BasicEvent (include/fev/event.hpp):
  * set() / clear() / wait() and the futex park protocol on one 32-bit word.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * model/ring_parking.pml -- Promela model of fev::BasicRing (include/fev/ring.hpp):
  * the turn-number claim protocol and the full/empty parking protocol with precise

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fev::Loop: the io_uring side of fev/loop.hpp's coroutines.
 //
 // Requests and their user_data: an operation's address (LoopOp is aligned to 8) plus a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fev::SharedRegion: memfd_create / anonymous MAP_SHARED mappings with a bump allocator
 // whose cursor lives in the mapping itself.
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Spin policy: how long a waiter polls before it parks, learned per thread, and the
 // pause and yield instructions. See fev/spin.hpp for the policy itself.
 #include "fev/spin.hpp"

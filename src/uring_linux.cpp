@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fev::UringEventWaiter: IORING_OP_FUTEX_WAIT on an Event's word, and the one-time
 // probe of which futex flags the running kernel wakes (see fev/uring.hpp).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fev::wait_any / wait_all: the out-of-line core (see fev/wait_many.hpp for the contract).
 //
 // The call keeps, for each event, the word value it read on entry (`entry`: its

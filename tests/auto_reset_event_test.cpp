@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fev::AutoResetEvent: one set() releases exactly one waiter, over every wait backend.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Test helper: reaping forked children without ever hanging the test.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A process that dies between its waking atomic step and its futex wake must not strand
 // the survivors: the next set() or push by a live process makes the wake. The peer is
 // killed exactly there by a seccomp filter (tests/kill_at_futex_wake.hpp).

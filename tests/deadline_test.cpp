@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Timeouts and time points at the edges of what the clocks can represent, through every
 // timed entry point: whatever the unit, the clock or the count type, a time point or
 // timeout beyond the representable range means "no deadline" (the call blocks until

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fev::Event: Python threading.Event semantics, over every wait backend.
 #include "fev/event.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The fast paths never reach the wait backend: proven with a counting backend.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // wait_any/wait_all on futex events really sleep in futex_waitv(2) when the kernel has
 // it, and in futex(2) on the forced slow path: checked from /proc/self/task/TID/syscall,
 // which names the system call a blocked thread sits in. Built only where meson found

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Test helper: hold a thread at its futex wake on one word — after the CAS that decided
 // to wake, before the wake itself — and let it go later, with a seccomp user-notification
 // filter (Linux 5.5+ for SECCOMP_USER_NOTIF_FLAG_CONTINUE). Deterministic: the test knows

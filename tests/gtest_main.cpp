@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // GoogleTest's main for every unit test program, with one difference: a run in which no
 // test case reached a verdict (every selected case skipped, or none selected) exits 77,
 // which meson reports as SKIP. Such a run checked nothing and must not read as a pass.

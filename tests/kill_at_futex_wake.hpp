@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Test helper: makes the calling process die at its next futex wake, exactly between a
 // waker's atomic step and its wake system call (a seccomp filter that returns
 // SECCOMP_RET_KILL_PROCESS for futex(2) with a wake operation). For forked children.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fev::Loop: coroutines on an io_uring loop wait on the Events and Rings that threads
 // set, push and pop. Every test runs twice: with futex waits in io_uring where the
 // kernel has them (Linux 6.7+), and on the forced fallback path (polling timers).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Built with -fno-exceptions: every public header compiles, an Event and a Ring work,
 // and a bad capacity ends the program with a one-line message and SIGABRT instead of
 // a throw. A plain program (exit 0: pass, 1: fail, 77: skipped).

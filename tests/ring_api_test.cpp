@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fev::Ring's adopters' API: std::optional pops, emplace, empty(), the bulk calls, and
 // cancellation by std::stop_token (Ring::push/pop and Event::wait).
 #include "fev/ring.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The ring's size and alignment limits: capacities whose slots would not fit in memory
 // are refused before anything is allocated (no wrapped byte count, so no heap overflow
 // under ASan), and a T aligned above the 64-byte slot line gets slots aligned to it,

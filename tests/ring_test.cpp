@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fev::Ring: every public operation, lifetimes, close() races, and exactly-once delivery.
 #include "fev/ring.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fev::SharedRegion and fev::SharedEvent: process-shared futex words, two processes
 // (fork) ping-ponging, and what a dead peer leaves behind. Every wait has a timeout and
 // every child is reaped (killed first if needed): a failing test never hangs.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fev::SharedRing between processes (fork): millions of items, exactly once, in order
 // per producer; and a producer killed mid-stream is detected by timeout. Every blocking
 // call has a timeout and every child is reaped (killed first if needed): no hang.

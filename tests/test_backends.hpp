@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Test-only wait backends and the list of backends every typed suite runs over.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fev::UringEventWaiter: an io_uring loop waits on an Event as one more completion.
 // Both paths: the futex op (IORING_OP_FUTEX_WAIT, Linux 6.7+) where the probe found it
 // working, and the fallback (`unsupported`, forced here; what a kernel without the op

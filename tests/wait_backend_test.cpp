@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The wait backends themselves: wait/wake_one/wake_all and deadlines.
 #include <gtest/gtest.h>
 

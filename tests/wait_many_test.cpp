@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fev::wait_any / wait_all over every wait backend, on both paths: futex_waitv (where
 // the backend is Futex/FutexShared and the kernel has it) and the forced slow path.
 #include "fev/wait_many.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Who is woken and how long a waiter spins: precise ring wakeups (one per value
 // published or slot freed, passed on by the woken thread), and spins that never
 // outlast the caller's deadline.

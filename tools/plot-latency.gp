@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tools/plot-latency.gp — latency percentiles per implementation, one panel per
 # measurement and regime. Run by tools/bench-plot, which writes the latency-*.dat files:
 #   gnuplot -e "dir='bench-results'" tools/plot-latency.gp

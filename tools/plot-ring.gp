@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tools/plot-ring.gp — blocking queue throughput per thread mix, one bar per queue.
 # Run by tools/bench-plot, which writes ring-throughput.dat (mix, then one column per
 # queue, in millions of items per second):

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fev/auto_reset_event_access.hpp — BasicAutoResetEvent's word protocol, for the parts
 // of fev that wait on one without calling its wait(): the io_uring loop's coroutines
 // (fev/loop.hpp). Internal: user code never needs it.

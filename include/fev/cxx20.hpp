@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fev/cxx20.hpp — stops a build below C++20 with one error that says so.
 //
 // Every public fev header includes this one first. fev uses concepts, std::span and

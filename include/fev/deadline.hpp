@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fev/deadline.hpp — turning the user's timeout into one steady_clock deadline.
 //
 // Every timed operation converts its argument exactly once, on entry, so a wait that

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fev/detail_error.hpp — how fev's headers refuse a bad argument.
 //
 // With exceptions (the default) a bad argument throws std::invalid_argument. Built

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fev/event.hpp — Event (manual reset, Python's threading.Event) and AutoResetEvent.
 //
 // Both live in one 32-bit atomic word. Fast paths (is_set, set with nobody parked,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fev/event_access.hpp — BasicEvent's word protocol, for the parts of fev that wait on
 // an event without calling its wait(): wait_any/wait_all (fev/wait_many.hpp) and the
 // io_uring waiter (fev/uring.hpp). Internal: user code never needs it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fev/loop.hpp — a small io_uring event loop whose C++20 coroutines wait on the same
 // fev::Event and fev::Ring that plain threads use (Linux, liburing).
 //

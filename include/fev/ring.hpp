@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fev/ring.hpp — a bounded multi-producer multi-consumer ring that parks only when it
 // is full or empty.
 //

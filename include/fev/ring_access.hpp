@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fev/ring_access.hpp — BasicRing's claims and parking words, for the parts of fev that
 // wait on a ring without calling its blocking operations: the io_uring loop's
 // coroutines (fev/loop.hpp). Internal: user code never needs it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fev/shared.hpp — Events and Rings in memory shared between processes (Linux).
 //
 //   fev::SharedRegion region = fev::SharedRegion::create(1 << 20);    // memfd + mmap

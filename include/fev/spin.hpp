@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fev/spin.hpp — the adaptive spin every blocking fev operation does before it parks.
 //
 // Spinning pays only while the thread that will end the wait runs on another CPU. The

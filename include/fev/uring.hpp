@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fev/uring.hpp — wait for an fev Event inside an io_uring event loop, as one more
 // completion next to socket and file I/O, without a helper thread (Linux, liburing).
 //

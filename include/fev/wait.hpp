@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fev/wait.hpp — the address-based wait primitive under every fev object.
 //
 // A backend parks the calling thread while a 32-bit atomic word holds an expected

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// \file
 /// Wait until any one, or all, of several events are set.
 ///

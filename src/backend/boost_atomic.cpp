@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Boost.Atomic backend (Boost >= 1.78 for wait/notify; built against 1.81).
 //
 // Untimed waits use boost::atomic_ref<uint32_t>::wait. Boost 1.81 has no timed wait

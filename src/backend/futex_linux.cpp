@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Linux futex(2) backend.
 //
 // wait: FUTEX_WAIT_BITSET with an absolute CLOCK_MONOTONIC deadline (the bitset variant

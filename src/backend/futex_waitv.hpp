@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Internal: futex_waitv(2) (Linux 5.16+) for fev::wait_any/wait_all (src/wait_many.cpp).
 // Defined by futex_waitv_linux.cpp where the platform has it, else by
 // futex_waitv_none.cpp, which always answers `unsupported`.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // futex_waitv(2) (Linux 5.16+): one sleep on up to 128 futex words, for
 // fev::wait_any/wait_all. Built where meson finds struct futex_waitv and SYS_futex_waitv;
 // whether the running kernel has the call is probed at run time.

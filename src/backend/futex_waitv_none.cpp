@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // futex_waitv stand-in for platforms without it (meson found no struct futex_waitv):
 // wait_any/wait_all take their slow path there.
 #include "futex_waitv.hpp"

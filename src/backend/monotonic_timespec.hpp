@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Internal: a steady_clock deadline as the absolute CLOCK_MONOTONIC timespec that the
 // futex system calls take. std::chrono::steady_clock is CLOCK_MONOTONIC on Linux
 // (libstdc++ and libc++), so the count since the epoch is the kernel's time.

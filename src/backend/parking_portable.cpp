@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Portable backend: plain C++20, an address-hashed table of parking buckets.
 #include "parking_table.hpp"
 

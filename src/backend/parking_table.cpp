@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "parking_table.hpp"
 
 #include <cstddef>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Internal: an address-hashed table of parking buckets (mutex + condition_variable).
 // Used by the portable backend, and by the Boost backend for its timed waits.
 #pragma once

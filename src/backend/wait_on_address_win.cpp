@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Windows backend: WaitOnAddress / WakeByAddressSingle / WakeByAddressAll
 // (Windows 8+, link with -lsynchronization).
 //

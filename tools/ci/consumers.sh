@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Uses fev the ways an outside project does, and checks that each way builds and runs:
 #
 #   tools/ci/consumers.sh          # from anywhere; works in a temporary directory

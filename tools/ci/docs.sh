@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Builds fev's reference documentation (HTML) with doxygen; any doxygen warning fails it.
 #
 #   tools/ci/docs.sh [OUTPUT_DIR]      # from anywhere; default <repo>/build-docs

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Cross-builds fev for 64-bit Windows with mingw-w64 and runs its tests under wine.
 #
 #   tools/ci/win32.sh [MESON TEST ARGS...]     # from anywhere; builds <repo>/build-win32

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The harness's bookkeeping: which items were pushed, which were popped how often, and
 // whether each consumer saw each producer's items in order.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Per-thread liveness for tools/stress: each producer and consumer says whether it is
 // inside a ring operation, and the watchdog reports a thread that stayed inside one
 // operation for longer than the stall limit while there was work it could have taken

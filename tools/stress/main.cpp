@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tools/stress: drives an fev::Ring hard and checks what comes out (see --help).
 #include <atomic>
 #include <chrono>
