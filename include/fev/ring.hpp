@@ -629,15 +629,20 @@ class BasicRing {
           return Step::done;
         }
       } else if (static_cast<std::ptrdiff_t>(turn - full_turn) < 0) {
-        // Empty here; closed and drained only when no claimed push is outstanding.
-        // acquire: pairs with close().
-        const std::size_t tail = tail_.load(std::memory_order_acquire);
-        if ((tail & kClosed) && (tail & ~kClosed) == head_.load(std::memory_order_relaxed)) return Step::closed;
-        return Step::busy;
+        return empty_or_drained();
       } else {
         pos = head_.load(std::memory_order_relaxed);  // another consumer took pos
       }
     }
+  }
+
+  // A pop found the ring empty at its position: closed and drained only when the ring
+  // is closed and no claimed push is outstanding; otherwise busy.
+  Step empty_or_drained() const noexcept {
+    // acquire: pairs with close(); relaxed would do for the count alone.
+    const std::size_t tail = tail_.load(std::memory_order_acquire);
+    if ((tail & kClosed) && (tail & ~kClosed) == head_.load(std::memory_order_relaxed)) return Step::closed;
+    return Step::busy;
   }
 
   // Destroys what is left of the value at a claimed pop position and frees its slot.
@@ -692,11 +697,7 @@ class BasicRing {
           return Step::done;
         }
       } else if (static_cast<std::ptrdiff_t>(turn - full_turn) < 0) {
-        // Empty here. Closed and drained only when no claimed push is outstanding.
-        // acquire: pairs with close(); relaxed would do for the count alone.
-        const std::size_t tail = tail_.load(std::memory_order_acquire);
-        if ((tail & kClosed) && (tail & ~kClosed) == head_.load(std::memory_order_relaxed)) return Step::closed;
-        return Step::busy;
+        return empty_or_drained();
       } else {
         pos = head_.load(std::memory_order_relaxed);  // another consumer took pos
       }
