@@ -13,14 +13,12 @@
 // then reads it empty, looks at what was posted and arms the poll again. A poll, not a
 // read: no kernel write into the loop's memory can be left in flight.
 //
-// liburing 2.3 has no futex helpers: the futex wait SQE is filled by hand as in
-// src/uring_linux.cpp (see there for the fields), with the same flags that
+// liburing 2.3 has no futex helpers: the futex wait SQE is filled by the helper shared
+// with src/uring_linux.cpp (src/uring_futex.hpp), with the same flags that
 // fev::uring_futex_mode() found a set() to wake.
 #include <liburing.h>
-#include <linux/futex.h>
 #include <poll.h>
 #include <sys/eventfd.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -40,16 +38,13 @@
 
 #include "fev/loop.hpp"
 #include "fev/uring.hpp"
+#include "backend/monotonic_timespec.hpp"
+#include "uring_futex.hpp"
 
 namespace fev {
 namespace {
 
-constexpr std::uint8_t kOpFutexWait = 51;       // IORING_OP_FUTEX_WAIT
-constexpr std::uint32_t kFutex2SizeU32 = 0x02;  // FUTEX2_SIZE_U32
-constexpr std::uint32_t kFutex2Private = 0x80;  // FUTEX2_PRIVATE
 
-constexpr int kPrFutexHash = 78;         // PR_FUTEX_HASH (Linux 6.16)
-constexpr int kPrFutexHashGetSlots = 2;  // PR_FUTEX_HASH_GET_SLOTS
 
 // user_data tags (low bits of an operation's address).
 constexpr std::uint64_t kTagWait = 0;
@@ -72,24 +67,10 @@ bool fallback_from_environment() noexcept {
   return value != nullptr && value[0] != '\0' && std::strcmp(value, "0") != 0;
 }
 
-// As src/uring_linux.cpp: since Linux 6.16 a private futex request armed before the
-// process has its own private-futex table is never found by a private wake made after
-// the table appears. Create the table now (one empty thread) if there is none.
-bool ensure_private_futex_table() noexcept {
-  if (prctl(kPrFutexHash, kPrFutexHashGetSlots, 0, 0, 0) != 0) return true;  // > 0: exists; -1: no such tables
-  try {
-    std::thread([] {}).join();
-  } catch (...) {
-    return false;
-  }
-  return true;
-}
-
 void set_when(detail::LoopOp& op, Deadline deadline) noexcept {
-  const auto since = deadline.time_since_epoch();
-  const auto sec = std::chrono::duration_cast<std::chrono::seconds>(since);
-  op.when.sec = sec.count() < 0 ? 0 : sec.count();
-  op.when.nsec = sec.count() < 0 ? 0 : std::chrono::duration_cast<std::chrono::nanoseconds>(since - sec).count();
+  const timespec when = backend::monotonic_timespec(deadline);  // the futex backend's conversion
+  op.when.sec = when.tv_sec;
+  op.when.nsec = when.tv_nsec;
 }
 
 __kernel_timespec* timespec_of(detail::LoopOp& op) noexcept {
@@ -200,7 +181,7 @@ bool Loop::supported() noexcept {
 Loop::Loop(unsigned queue_depth) : state_(std::make_unique<detail::LoopState>()) {
   detail::LoopState& s = *state_;
   const bool fallback = forced_fallback.load(std::memory_order_relaxed) || fallback_from_environment();
-  if (!fallback && ensure_private_futex_table()) {
+  if (!fallback && detail::ensure_private_futex_hash()) {
     const UringFutexMode for_private = uring_futex_mode(false);
     const UringFutexMode for_shared = uring_futex_mode(true);
     s.private_futex_ok = for_private != UringFutexMode::unsupported;
@@ -307,13 +288,7 @@ void LoopAccess::queue_wait(Loop& loop, LoopOp& op, const std::atomic<std::uint3
     if (io_uring_sq_space_left(&s.ring) < 2) (void)io_uring_submit(&s.ring);
   }
   io_uring_sqe* entry = s.sqe();
-  std::memset(entry, 0, sizeof *entry);
-  entry->opcode = kOpFutexWait;
-  entry->fd = static_cast<std::int32_t>(kFutex2SizeU32 | (private_flag ? kFutex2Private : 0u));
-  entry->addr = reinterpret_cast<std::uintptr_t>(&word);
-  entry->off = expected;
-  entry->addr3 = FUTEX_BITSET_MATCH_ANY;
-  io_uring_sqe_set_data64(entry, user_data(op, kTagWait));
+  detail::prep_futex_wait(entry, word, expected, private_flag, user_data(op, kTagWait));
   op.pending = 1;
   if (timed) {
     entry->flags |= IOSQE_IO_LINK;

@@ -42,6 +42,7 @@
 
 #include "fev/event_access.hpp"
 #include "fev/uring.hpp"
+#include "uring_futex.hpp"
 
 namespace fev {
 namespace {
@@ -62,6 +63,10 @@ std::atomic<bool> private_hash_ready{false};
 
 // See the file comment. True when a private io_uring futex wait armed from now on is
 // found by set()'s private wake whatever threads the process creates later.
+}  // namespace
+
+namespace detail {
+
 bool ensure_private_futex_hash() noexcept {
   if (private_hash_ready.load(std::memory_order_relaxed)) return true;
   // A forked child starts without a private table: it must check again.
@@ -93,6 +98,13 @@ void prep_futex_wait(io_uring_sqe* sqe, const std::atomic<std::uint32_t>& word, 
   sqe->addr3 = FUTEX_BITSET_MATCH_ANY;
   io_uring_sqe_set_data64(sqe, user_data);
 }
+
+}  // namespace detail
+
+namespace {
+
+using detail::ensure_private_futex_hash;
+using detail::prep_futex_wait;
 
 // Waits at most `patience` for a CQE with `user_data`; returns its result through `res`.
 // Other CQEs (the probe ring has only its own) are consumed.
