@@ -53,6 +53,11 @@ struct SpinHistory {
   std::uint32_t yield_rate = kRateOne / 2;  // how often a yield did, once the spin had not
   std::uint32_t waits = 0;
   bool one_cpu = false;
+  // This thread woke a parked thread since its last wait. The woken thread is on its way
+  // back and usually answers within a few microseconds; without this, two threads that
+  // each learned "spins do not pay" (each found the other parked) would keep parking and
+  // waking each other, and a probe could not find out: its partner is asleep.
+  bool woke_peer = false;
 };
 
 thread_local SpinHistory history;
@@ -90,14 +95,18 @@ void cpu_relax() noexcept {
 
 void yield_cpu() noexcept { std::this_thread::yield(); }
 
+void note_woke_peer() noexcept { history.woke_peer = true; }
+
 SpinPlan begin_spin(Deadline deadline) noexcept {
   const nanoseconds limit = spin_limit();
   if (history.waits % kCpuRecheckInterval == 0) history.one_cpu = only_one_cpu();
   const bool probe = history.waits % kProbeInterval == 0;
+  const bool after_wake = history.woke_peer;
+  history.woke_peer = false;
   ++history.waits;
 
   SpinPlan plan{std::chrono::steady_clock::now(), nanoseconds::zero(), 0, probe};
-  if (!history.one_cpu && (probe || history.pause_rate >= kRatePays)) plan.pause = limit;
+  if (!history.one_cpu && (probe || after_wake || history.pause_rate >= kRatePays)) plan.pause = limit;
   if (probe) {
     plan.yields = kMaxYields;
   } else if (history.yield_rate >= kRatePays) {

@@ -11,6 +11,7 @@
 
 #include "fev/event.hpp"
 #include "fev/ring.hpp"
+#include "fev/spin.hpp"
 #include "fev/wait_many.hpp"
 #include "test_backends.hpp"
 
@@ -175,6 +176,43 @@ TEST_F(SpinAndDeadline, WaitAnyFor) {
   fev::Event first;
   fev::Event second;
   returns_long_before_the_spin_limit([&] { EXPECT_FALSE(fev::wait_any_for(kTimeout, first, second).has_value()); });
+}
+
+// The spin policy's memory: a thread whose spins stopped paying parks at once, except
+// right after it woke a parked thread, which is about to answer. Without that exception
+// two threads that each learned "spins do not pay" would keep parking and waking each
+// other (ping-pong across two CPUs stuck at futex speed).
+TEST(SpinPolicy, SpinsAfterWakingAPeerEvenWhenSpinsStoppedPaying) {
+  SpinLimit limit(4us);
+  std::thread([] {  // a fresh thread: a history of its own
+    const fev::detail::SpinOutcome failed{false, false, 4us, 0};
+    const auto next_plan = [] { return fev::detail::begin_spin(fev::Deadline::max()); };
+    // Learn that spinning does not pay, and stop right after a probe.
+    fev::detail::SpinPlan plan = next_plan();
+    if (plan.pause == 0ns) GTEST_SKIP() << "one CPU: this process never pause-spins";
+    for (int wait = 0; wait < 64 || !plan.probe; ++wait) {
+      fev::detail::end_spin(plan, failed);
+      plan = next_plan();
+    }
+    fev::detail::end_spin(plan, failed);
+
+    plan = next_plan();
+    ASSERT_FALSE(plan.probe);
+    EXPECT_EQ(plan.pause, 0ns) << "spins stopped paying: park at once";
+    fev::detail::end_spin(plan, failed);
+
+    std::atomic<std::uint32_t> word{0};
+    fev::DefaultWait::wake_one(word);  // as set() or a push does when someone is parked
+    plan = next_plan();
+    ASSERT_FALSE(plan.probe);
+    EXPECT_EQ(plan.pause, fev::spin_limit()) << "just woke a peer: spin whatever the history";
+    fev::detail::end_spin(plan, failed);
+
+    plan = next_plan();
+    ASSERT_FALSE(plan.probe);
+    EXPECT_EQ(plan.pause, 0ns) << "only the wait right after a wake";
+    fev::detail::end_spin(plan, failed);
+  }).join();
 }
 
 }  // namespace

@@ -12,6 +12,9 @@
 //    none once they stopped paying;
 //  - every kProbeInterval-th wait spins and yields the full amount again, so a thread
 //    whose situation changed relearns it;
+//  - a thread that has just woken a parked thread spins its next wait in any case: the
+//    woken thread is about to run and often answers at once (without this, two threads
+//    that learned that spins do not pay would keep parking and waking each other);
 //  - on a process allowed to run on one CPU only, the pause spin is skipped (nothing can
 //    change the word while this thread spins).
 // Event, AutoResetEvent, Ring and wait_any/wait_all all spin through spin_until(); none
@@ -45,6 +48,9 @@ struct SpinOutcome {
 SpinPlan begin_spin(Deadline deadline) noexcept;
 void end_spin(const SpinPlan& plan, const SpinOutcome& outcome) noexcept;
 void yield_cpu() noexcept;
+// Called by the wait backends' wake_one/wake_all: this thread's next wait spins (the
+// woken thread may answer it), whatever the thread's history says.
+void note_woke_peer() noexcept;
 
 // Calls `done()` until it returns true or the plan's spin and yields are spent, with a
 // pause instruction between calls. Returns done()'s last answer. The clock is read once

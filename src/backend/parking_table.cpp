@@ -3,6 +3,8 @@
 
 #include <cstddef>
 
+#include "fev/spin.hpp"
+
 namespace fev::backend::parking {
 namespace {
 
@@ -51,6 +53,7 @@ void wake(const std::atomic<std::uint32_t>& word) noexcept {
   // Buckets are shared between words, so wake everyone: a waiter of another word
   // re-checks its own word and parks again.
   bucket.parked.notify_all();
+  detail::note_woke_peer();
 }
 
 }  // namespace fev::backend::parking
