@@ -24,4 +24,11 @@ namespace fev::detail {
 #endif
 }
 
+// A broken invariant that no caller can handle (an Event destroyed while coroutines
+// wait on it): one line to stderr, then std::abort(), with or without exceptions.
+[[noreturn]] inline void fatal_error(const char* reason) noexcept {
+  std::fprintf(stderr, "%s\n", reason);
+  std::abort();
+}
+
 }  // namespace fev::detail

@@ -21,6 +21,7 @@
 
 #include "fev/config.hpp"
 #include "fev/deadline.hpp"
+#include "fev/detail_error.hpp"
 #include "fev/spin.hpp"
 #include "fev/wait.hpp"
 
@@ -32,6 +33,45 @@ namespace detail {
 struct EventAccess;
 // The same for BasicAutoResetEvent (fev/loop.hpp's coroutines). In fev/auto_reset_event_access.hpp.
 struct AutoResetEventAccess;
+
+// BasicEvent's word layout (described at BasicEvent's constants), for the parts of fev
+// outside the class that read or write the word.
+struct EventBits {
+  static constexpr std::uint32_t kSet = 1u;
+  static constexpr std::uint32_t kParked = 2u;
+  static constexpr std::uint32_t kWakeOwed = 4u;
+  static constexpr std::uint32_t kAsyncWaiters = 8u;
+  static constexpr std::uint32_t kGenerationOne = 16u;
+  static constexpr std::uint32_t kGenerationMask = ~(kSet | kParked | kWakeOwed | kAsyncWaiters);
+};
+
+// set() of an in-process word on which coroutines wait (kAsyncWaiters, see
+// fev/async_event.hpp): makes set()'s CAS under the lock of the word's bucket in the
+// side table of waiting coroutines, takes every coroutine waiting on the word, and posts
+// each to its executor. Returns the value the CAS replaced. In src/async_waiters.cpp.
+std::uint32_t set_with_async_waiters(std::atomic<std::uint32_t>& word) noexcept;
+
+// The word of a BasicEvent. An in-process event refuses to be destroyed while
+// coroutines wait on it (their nodes in the side table name its address); a
+// process-shared one stays trivially destructible, as construct_shared() requires.
+template <bool InProcess>
+class EventWord {
+ protected:
+  explicit EventWord(std::uint32_t initial) noexcept : word_(initial) {}
+  std::atomic<std::uint32_t> word_;
+};
+template <>
+class EventWord<true> {
+ protected:
+  explicit EventWord(std::uint32_t initial) noexcept : word_(initial) {}
+  ~EventWord() {
+    // relaxed: whoever destroys the event comes after the set() or cancellation that
+    // cleared the bit (it was resumed by it, or joined with it), so it reads that value.
+    if (word_.load(std::memory_order_relaxed) & EventBits::kAsyncWaiters)
+      fatal_error("fev: an Event was destroyed while coroutines were still waiting on it (fev::async_wait)");
+  }
+  std::atomic<std::uint32_t> word_;
+};
 }  // namespace detail
 
 /// Manual-reset event with the semantics of Python's threading.Event, in one 32-bit word:
@@ -46,18 +86,25 @@ struct AutoResetEventAccess;
 /// Memory ordering: everything a thread did before set() happens-before everything a
 /// thread does after a wait(), wait_for(), wait_until() or is_set() that observed that
 /// set (returned true because of it). clear() orders nothing.
+///
+/// Coroutines on any executor wait with fev::async_wait (fev/async_event.hpp); destroying
+/// an in-process event while such a coroutine waits on it is a fatal error (one line on
+/// stderr, then abort).
 template <class Wait>
-class BasicEvent {
+class BasicEvent : private detail::EventWord<!detail::process_shared<Wait>> {
+  using Word = detail::EventWord<!detail::process_shared<Wait>>;
+
  public:
   /// Creates the event, set if `initially_set` is true.
-  explicit BasicEvent(bool initially_set = false) noexcept : word_(initially_set ? kSet : 0u) {}
+  explicit BasicEvent(bool initially_set = false) noexcept : Word(initially_set ? kSet : 0u) {}
   BasicEvent(const BasicEvent&) = delete;
   BasicEvent& operator=(const BasicEvent&) = delete;
 
   /// Sets the event and wakes every parked waiter. Enters the kernel only when the word
   /// says someone is parked (or, between processes, that a wake may still be owed).
   /// A released waiter may destroy the event while set() is still running: after the
-  /// word is set, the wake call uses only its address.
+  /// word is set, the wake call uses only its address. Coroutines waiting through
+  /// fev::async_wait (the word says whether any do) are posted to their executors.
   void set() noexcept {
     std::uint32_t seen = word_.load(std::memory_order_relaxed);
     std::uint32_t desired = 0;
@@ -67,6 +114,11 @@ class BasicEvent {
         // to whoever acquires the word later; a wake still owed is made below.
         desired = seen & ~kWakeOwed;
       } else {
+        // Coroutines wait on the word: set under the side table's lock instead.
+        if (!detail::process_shared<Wait> && (seen & kAsyncWaiters)) {
+          seen = detail::set_with_async_waiters(word_);
+          break;
+        }
         // A new generation, set, nobody parked (every parked waiter is woken below).
         // Between processes the waker may die before its wake call: the word then
         // says a wake is owed, and the next set() makes it.
@@ -141,6 +193,7 @@ class BasicEvent {
 
  private:
   friend struct detail::EventAccess;
+  using Word::word_;
 
   // Cancelling a parked wait(std::stop_token) without a lost wake. The callback cannot
   // change the word instead: every bit of it means something to set() and to the other
@@ -209,17 +262,26 @@ class BasicEvent {
   //                       set() wakes (and removes the bit) even if nobody parked
   //                       since. Costs one futex wake on the set() after a set()
   //                       that woke someone; never set on in-process words.
-  //   bits 3..31          generation: +1 on every unset->set transition, wrapping
-  //                       after 2^29 sets. A waiter that sees the generation move
+  //   bit 3      kAsyncWaiters  in-process words only: coroutines may wait on this
+  //                       word through fev::async_wait, in nodes of the side table
+  //                       (src/async_waiters.cpp). Added by such a waiter, after its
+  //                       node is in the table, only while kSet is clear and its
+  //                       generation unchanged; removed by the set() that takes the
+  //                       nodes (under the table's lock), or by a cancellation that
+  //                       leaves no node for the word. set() with the bit clear never
+  //                       touches the table. Not part of the generation.
+  //   bits 4..31          generation: +1 on every unset->set transition, wrapping
+  //                       after 2^28 sets. A waiter that sees the generation move
   //                       has been released by a set() even if clear() already ran.
   // Wrap: a waiter descheduled between its wake and its re-read while exactly a
-  // multiple of 2^29 further set()s happen sees its own generation again and parks
+  // multiple of 2^28 further set()s happen sees its own generation again and parks
   // until the next set(); it cannot be parked forever by the wrap itself.
-  static constexpr std::uint32_t kSet = 1u;
-  static constexpr std::uint32_t kParked = 2u;
-  static constexpr std::uint32_t kWakeOwed = 4u;
-  static constexpr std::uint32_t kGenerationOne = 8u;
-  static constexpr std::uint32_t kGenerationMask = ~(kSet | kParked | kWakeOwed);
+  static constexpr std::uint32_t kSet = detail::EventBits::kSet;
+  static constexpr std::uint32_t kParked = detail::EventBits::kParked;
+  static constexpr std::uint32_t kWakeOwed = detail::EventBits::kWakeOwed;
+  static constexpr std::uint32_t kAsyncWaiters = detail::EventBits::kAsyncWaiters;
+  static constexpr std::uint32_t kGenerationOne = detail::EventBits::kGenerationOne;
+  static constexpr std::uint32_t kGenerationMask = detail::EventBits::kGenerationMask;
 
   // Whether a waiter that began on the unset word `entry` is released by the word value
   // `now`: the event is set, or its generation moved (a set() happened meanwhile, even
@@ -262,8 +324,6 @@ class BasicEvent {
       if (result == WaitResult::timeout) return false;
     }
   }
-
-  std::atomic<std::uint32_t> word_;
 };
 
 /// Auto-reset event: set() releases exactly one waiter, or, with nobody waiting, stays
