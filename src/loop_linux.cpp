@@ -2,9 +2,10 @@
 // fev::Loop: the io_uring side of fev/loop.hpp's coroutines.
 //
 // Requests and their user_data: an operation's address (LoopOp is aligned to 8) plus a
-// tag in the low bits: its wait (IORING_OP_FUTEX_WAIT, or on the fallback path an
-// IORING_OP_TIMEOUT poll), the IORING_OP_LINK_TIMEOUT linked to that wait, or an
-// IORING_OP_ASYNC_CANCEL of it. Every request counts in the operation's `pending`;
+// tag in the low bits: its wait (IORING_OP_FUTEX_WAIT, IORING_OP_FUTEX_WAITV for
+// async_wait_any, or on the fallback path an IORING_OP_TIMEOUT poll), the
+// IORING_OP_LINK_TIMEOUT linked to that wait, or an IORING_OP_ASYNC_CANCEL of it.
+// Every request counts in the operation's `pending`;
 // the operation's next step runs when the last of its completions has been reaped, so
 // its coroutine is resumed only once nothing in the kernel refers to it any more.
 //
@@ -17,6 +18,7 @@
 // with src/uring_linux.cpp (src/uring_futex.hpp), with the same flags that
 // fev::uring_futex_mode() found a set() to wake.
 #include <liburing.h>
+#include <linux/futex.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -25,6 +27,7 @@
 #include <cerrno>
 #include <chrono>
 #include <coroutine>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -61,6 +64,11 @@ constexpr unsigned kCompletionEntries = 16384;
 std::atomic<bool> forced_fallback{false};
 
 static_assert(sizeof(detail::LoopOp::when) == sizeof(__kernel_timespec), "LoopOp::when is a __kernel_timespec");
+static_assert(sizeof(detail::FutexWaitvEntry) == sizeof(::futex_waitv) &&
+                  offsetof(detail::FutexWaitvEntry, val) == offsetof(::futex_waitv, val) &&
+                  offsetof(detail::FutexWaitvEntry, uaddr) == offsetof(::futex_waitv, uaddr) &&
+                  offsetof(detail::FutexWaitvEntry, flags) == offsetof(::futex_waitv, flags),
+              "FutexWaitvEntry is a struct futex_waitv");
 
 bool fallback_from_environment() noexcept {
   const char* value = std::getenv("FEV_LOOP_FALLBACK");
@@ -111,6 +119,46 @@ struct LoopState {
     }
     std::fputs("fev::Loop: the io_uring submission queue stays full\n", stderr);
     std::abort();
+  }
+
+  // Whether words of `kind` sleep in the kernel, and with which flag.
+  bool futex_ok(WordKind kind) const noexcept {
+    return (kind == WordKind::private_futex && private_futex_ok) || (kind == WordKind::shared_futex && shared_futex_ok);
+  }
+  bool private_flag(WordKind kind) const noexcept {
+    return kind == WordKind::private_futex ? private_flag_for_private : private_flag_for_shared;
+  }
+
+  // The fallback: check again after one poll interval, or at the deadline if sooner.
+  void queue_poll(LoopOp& op, Deadline deadline) noexcept {
+    const Deadline poll = std::chrono::steady_clock::now() + kFallbackPoll;
+    set_when(op, std::min(poll, deadline));
+    io_uring_sqe* entry = sqe();
+    io_uring_prep_timeout(entry, timespec_of(op), 0, IORING_TIMEOUT_ABS);
+    io_uring_sqe_set_data64(entry, user_data(op, kTagWait));
+    op.pending = 1;
+  }
+
+  // An SQE for op's wait; with a deadline, room is made for the linked timer first
+  // (the two SQEs must be adjacent).
+  io_uring_sqe* wait_sqe(Deadline deadline) noexcept {
+    if (deadline != Deadline::max() && io_uring_sq_space_left(&ring) < 2) (void)io_uring_submit(&ring);
+    return sqe();
+  }
+
+  // Links an IORING_OP_LINK_TIMEOUT at `deadline` (unless Deadline::max()) to the wait
+  // just filled into `wait`, which counts as one completion.
+  void link_timer(io_uring_sqe* wait, LoopOp& op, Deadline deadline) noexcept {
+    op.pending = 1;
+    if (deadline == Deadline::max()) return;
+    wait->flags |= IOSQE_IO_LINK;
+    set_when(op, deadline);
+    io_uring_sqe* timer = sqe();
+    io_uring_prep_link_timeout(timer, timespec_of(op), IORING_TIMEOUT_ABS);
+    io_uring_sqe_set_data64(timer, user_data(op, kTagTimer));
+    op.pending = 2;
+    // The kernel reads the timespec at submission; the frame keeps it until the
+    // completion anyway, so a later submit would do too.
   }
 
   void arm_doorbell() noexcept {
@@ -267,39 +315,35 @@ namespace detail {
 void LoopAccess::queue_wait(Loop& loop, LoopOp& op, const std::atomic<std::uint32_t>& word, std::uint32_t expected,
                             WordKind kind, Deadline deadline) noexcept {
   LoopState& s = *loop.state_;
-  const bool futex = (kind == WordKind::private_futex && s.private_futex_ok) ||
-                     (kind == WordKind::shared_futex && s.shared_futex_ok);
   op.cancel_sent = false;
   op.main_in_flight = true;
-  if (!futex) {
-    // The fallback: check again after one poll interval, or at the deadline if sooner.
-    const Deadline poll = std::chrono::steady_clock::now() + kFallbackPoll;
-    set_when(op, std::min(poll, deadline));
-    io_uring_sqe* entry = s.sqe();
-    io_uring_prep_timeout(entry, timespec_of(op), 0, IORING_TIMEOUT_ABS);
-    io_uring_sqe_set_data64(entry, user_data(op, kTagWait));
-    op.pending = 1;
+  if (!s.futex_ok(kind)) {
+    s.queue_poll(op, deadline);
     return;
   }
-  const bool private_flag = kind == WordKind::private_futex ? s.private_flag_for_private : s.private_flag_for_shared;
-  const bool timed = deadline != Deadline::max();
-  if (timed) {
-    // Two SQEs that must be adjacent: make room for both first.
-    if (io_uring_sq_space_left(&s.ring) < 2) (void)io_uring_submit(&s.ring);
+  io_uring_sqe* entry = s.wait_sqe(deadline);
+  detail::prep_futex_wait(entry, word, expected, s.private_flag(kind), user_data(op, kTagWait));
+  s.link_timer(entry, op, deadline);
+}
+
+void LoopAccess::queue_waitv(Loop& loop, LoopOp& op, FutexWaitvEntry* entries, const WordKind* kinds,
+                             std::size_t count, Deadline deadline) noexcept {
+  LoopState& s = *loop.state_;
+  op.cancel_sent = false;
+  op.main_in_flight = true;
+  bool futex = true;
+  for (std::size_t i = 0; i < count; ++i) {
+    futex = futex && s.futex_ok(kinds[i]);
+    entries[i].flags = detail::futex_waitv_flags(s.private_flag(kinds[i]));
+    entries[i].reserved = 0;
   }
-  io_uring_sqe* entry = s.sqe();
-  detail::prep_futex_wait(entry, word, expected, private_flag, user_data(op, kTagWait));
-  op.pending = 1;
-  if (timed) {
-    entry->flags |= IOSQE_IO_LINK;
-    set_when(op, deadline);
-    io_uring_sqe* timer = s.sqe();
-    io_uring_prep_link_timeout(timer, timespec_of(op), IORING_TIMEOUT_ABS);
-    io_uring_sqe_set_data64(timer, user_data(op, kTagTimer));
-    op.pending = 2;
-    // The kernel reads the timespec at submission; the frame keeps it until the
-    // completion anyway, so a later submit would do too.
+  if (!futex) {
+    s.queue_poll(op, deadline);
+    return;
   }
+  io_uring_sqe* entry = s.wait_sqe(deadline);
+  detail::prep_futex_waitv(entry, entries, static_cast<unsigned>(count), user_data(op, kTagWait));
+  s.link_timer(entry, op, deadline);
 }
 
 void LoopAccess::queue_yield(Loop& loop, LoopOp& op) noexcept { loop.state_->yielded.push_back(&op); }

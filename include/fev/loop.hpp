@@ -19,6 +19,12 @@
 //   async_push(loop, ring, std::move(value)) -> bool: false iff closed (the value not taken)
 //   async_push(loop, ring, std::move(value), stop) -> Status: ok, closed or cancelled
 //   co_await task                            -> another Task's result (it runs inside this one)
+//   async_wait_any(loop, a, b, ...)          -> std::size_t: the lowest index found set, as
+//                                               fev::wait_any (one IORING_OP_FUTEX_WAITV)
+//   async_wait_any(loop, stop, a, b, ...), async_wait_any_for(loop, timeout[, stop], a, ...),
+//   async_wait_any_until(loop, when[, stop], a, ...)
+//                                            -> std::optional<std::size_t>: nullopt at the
+//                                               deadline or on a stop (fev/loop_wait_any.hpp)
 // Threads keep calling Event::set(), Ring::push() and so on as before: nothing changes
 // for them, and a Ring or Event may have thread waiters and coroutine waiters at once.
 //
@@ -138,6 +144,16 @@ struct alignas(8) LoopOp {
   } when;
 };
 
+// One entry of an IORING_OP_FUTEX_WAITV array, laid out as the kernel's struct
+// futex_waitv (checked in src/loop_linux.cpp). The awaiter fills `val` and `uaddr`;
+// the loop fills `flags`.
+struct FutexWaitvEntry {
+  std::uint64_t val = 0;
+  std::uint64_t uaddr = 0;
+  std::uint32_t flags = 0;
+  std::uint32_t reserved = 0;
+};
+
 // The loop's side of the awaitables; defined in src/loop_linux.cpp.
 struct LoopAccess {
   // Queues a wait on `word` while it holds `expected` (IORING_OP_FUTEX_WAIT, linked to
@@ -145,6 +161,11 @@ struct LoopAccess {
   // a poll timer. One more on_done call will come.
   static void queue_wait(Loop& loop, LoopOp& op, const std::atomic<std::uint32_t>& word, std::uint32_t expected,
                          WordKind kind, Deadline deadline) noexcept;
+  // As queue_wait, on `count` words at once (IORING_OP_FUTEX_WAITV): `entries[i]` holds
+  // word i's address and expected value, `kinds[i]` its WordKind. `entries` must stay
+  // put until on_done (it lives in the awaiter). Polls unless every kind has futex waits.
+  static void queue_waitv(Loop& loop, LoopOp& op, FutexWaitvEntry* entries, const WordKind* kinds,
+                          std::size_t count, Deadline deadline) noexcept;
   // on_done on the loop's next turn, without any I/O (let another thread finish a step).
   static void queue_yield(Loop& loop, LoopOp& op) noexcept;
   // on_done after kFallbackPoll (nothing to sleep on: poll).
