@@ -23,6 +23,9 @@
 //             concurrent_channel), or 4 threads blocked in Ring::pop() do. The Asio
 //             producer try_sends and, when that is refused, waits on async_send's future.
 //
+// Each row runs --repeat times (default 3), the rows of a section interleaved; every
+// column shows the median of the runs.
+//
 // CPU per wake, round or item: CLOCK_PROCESS_CPUTIME_ID over the whole row (all threads,
 // the signalling side and its spacing sleeps included, the same for every row of a
 // section); context switches: getrusage(RUSAGE_SELF), voluntary + involuntary.
@@ -48,10 +51,12 @@
 #include <cerrno>
 #include <charconv>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -84,6 +89,7 @@ struct Options {
   std::size_t rounds = 100000;            // pingpong: round trips per row
   std::uint64_t items = std::uint64_t{1} << 20;  // ring: items per row
   std::chrono::microseconds gap{200};     // t2c, c2t: time the waiter has to park
+  std::size_t repeat = 3;  // runs of each row, interleaved; the table shows medians
   long stall_s = 60;
   std::vector<std::string> sections{"t2c", "c2t", "pingpong", "ring"};
   bool corrupt = false;  // --self-test-corrupt: the ring producers send item 2 twice, never item 1
@@ -778,7 +784,10 @@ std::string against_best_peer(const std::vector<Row>& rows, const Row& fev, cons
     if (!best || (column.better == Better::lower ? *value < *best : *value > *best)) best = value;
   }
   const std::optional<double> mine = fev.*column.field;
-  if (!mine || !best || *mine <= 0 || *best <= 0) return "-";
+  // A value that shows as 0 at the column's precision (no context switch in a thousand
+  // rounds) gives no meaningful ratio.
+  const double shown_zero = 0.5 * std::pow(10.0, -column.precision) / column.scale;
+  if (!mine || !best || *mine < shown_zero || *best < shown_zero) return "-";
   const double factor = column.better == Better::lower ? *best / *mine : *mine / *best;  // > 1: fev better
   char text[32];
   if (factor >= 1.1) {
@@ -816,13 +825,43 @@ void print_table(const std::string& title, const std::vector<Column>& columns, c
   std::fflush(stdout);
 }
 
-// Runs one row under the watchdog.
-template <class Make>
-void run_row(Watchdog& watchdog, std::vector<Row>& rows, const std::string& label, Make&& make) {
-  watchdog.arm(label);
-  rows.push_back(make());
-  watchdog.disarm();
-}
+// The rows of one section, each run `repeat` times, interleaved (A B C, A B C, ...) so
+// that slow drifts in the machine's load reach every row alike; each column shows the
+// median of the runs. Every run is under the watchdog.
+class Section {
+ public:
+  void add(std::string label, std::function<Row()> make) { makers_.emplace_back(std::move(label), std::move(make)); }
+
+  std::vector<Row> run(Watchdog& watchdog, std::size_t repeat) const {
+    std::vector<std::vector<Row>> runs(makers_.size());
+    for (std::size_t run = 0; run < repeat; ++run) {
+      for (std::size_t i = 0; i < makers_.size(); ++i) {
+        watchdog.arm(makers_[i].first + " (run " + std::to_string(run + 1) + ")");
+        runs[i].push_back(makers_[i].second());
+        watchdog.disarm();
+      }
+    }
+    std::vector<Row> medians;
+    for (const std::vector<Row>& mine : runs) {
+      Row row{mine.front().impl, {}, {}, {}, {}, {}};
+      for (std::optional<double> Row::*field : {&Row::p50_ns, &Row::p99_ns, &Row::mitems_per_s, &Row::cpu_us,
+                                                &Row::switches}) {
+        std::vector<double> values;
+        for (const Row& one : mine) {
+          if (one.*field) values.push_back(*(one.*field));
+        }
+        if (values.empty()) continue;
+        std::sort(values.begin(), values.end());
+        row.*field = values[(values.size() - 1) / 2];  // the median (the lower one of an even count)
+      }
+      medians.push_back(std::move(row));
+    }
+    return medians;
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::function<Row()>>> makers_;
+};
 
 // ---- Command line --------------------------------------------------------------------------
 
@@ -834,6 +873,7 @@ void usage(std::FILE* to) {
                "  --gap-us N         t2c, c2t: time the waiter has to park before each signal (default 200)\n"
                "  --rounds N         pingpong: round trips per row (default 100000)\n"
                "  --items N          ring: items per row (default 1048576)\n"
+               "  --repeat N         runs of each row, interleaved; the table shows medians (default 3)\n"
                "  --section S,...    t2c, c2t, pingpong, ring (default all)\n"
                "  --stall-s N        a row that takes longer fails the data check (default 60)\n");
 }
@@ -846,7 +886,7 @@ bool parse_int(std::string_view text, Int& value) {
 
 // Returns an empty string, or the reason the arguments are bad.
 std::string parse(int argc, char** argv, Options& options) {
-  bool wakes_given = false, rounds_given = false, items_given = false;
+  bool wakes_given = false, rounds_given = false, items_given = false, repeat_given = false;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     std::string_view value;
@@ -883,6 +923,9 @@ std::string parse(int argc, char** argv, Options& options) {
     } else if (arg == "--items") {
       if (!need_value() || !parse_int(value, options.items) || options.items < 2) return bad + " (>= 2)";
       items_given = true;
+    } else if (arg == "--repeat") {
+      if (!need_value() || !parse_int(value, options.repeat) || options.repeat == 0) return bad + " (>= 1)";
+      repeat_given = true;
     } else if (arg == "--stall-s") {
       if (!need_value() || !parse_int(value, options.stall_s) || options.stall_s <= 0) return bad + " (>= 1)";
     } else if (arg == "--section") {
@@ -905,6 +948,7 @@ std::string parse(int argc, char** argv, Options& options) {
     if (!wakes_given) options.wakes = 50;
     if (!rounds_given) options.rounds = 500;
     if (!items_given) options.items = 16384;
+    if (!repeat_given) options.repeat = 1;
   }
   return {};
 }
@@ -941,35 +985,38 @@ int main(int argc, char** argv) {
                                 " us after the waiter said it waits; CPU and switches of the whole process";
 
   if (options.wants("t2c")) {
-    std::vector<Row> rows;
-    run_row(watchdog, rows, "t2c fev Event", [&] { return t2c_fev_event(options); });
-    run_row(watchdog, rows, "t2c fev Ring", [&] { return t2c_fev_ring(options); });
-    run_row(watchdog, rows, "t2c eventfd", [&] { return t2c_eventfd(options); });
-    run_row(watchdog, rows, "t2c Asio", [&] { return t2c_asio(options); });
-    run_row(watchdog, rows, "t2c condvar", [&] { return t2c_condvar(options); });
+    Section section;
+    section.add("t2c fev Event", [&] { return t2c_fev_event(options); });
+    section.add("t2c fev Ring", [&] { return t2c_fev_ring(options); });
+    section.add("t2c eventfd", [&] { return t2c_eventfd(options); });
+    section.add("t2c Asio", [&] { return t2c_asio(options); });
+    section.add("t2c condvar", [&] { return t2c_condvar(options); });
+    const std::vector<Row> rows = section.run(watchdog, options.repeat);
     print_table("thread -> coroutine wake (signal -> coroutine running), " + wake_note, wake_columns, rows);
   }
 
   if (options.wants("c2t")) {
-    std::vector<Row> rows;
-    run_row(watchdog, rows, "c2t fev Event", [&] { return c2t_fev(options, false); });
-    run_row(watchdog, rows, "c2t fev Ring", [&] { return c2t_fev(options, true); });
-    run_row(watchdog, rows, "c2t eventfd", [&] { return c2t_eventfd(options); });
-    run_row(watchdog, rows, "c2t condvar", [&] { return c2t_condvar(options); });
+    Section section;
+    section.add("c2t fev Event", [&] { return c2t_fev(options, false); });
+    section.add("c2t fev Ring", [&] { return c2t_fev(options, true); });
+    section.add("c2t eventfd", [&] { return c2t_eventfd(options); });
+    section.add("c2t condvar", [&] { return c2t_condvar(options); });
+    const std::vector<Row> rows = section.run(watchdog, options.repeat);
     print_table("coroutine -> thread wake (signal -> thread running), " + wake_note, wake_columns, rows);
     std::printf("    (no Asio row: a plain thread cannot block on an Asio channel, only try_receive)\n");
   }
 
   if (options.wants("pingpong")) {
-    std::vector<Row> rows;
-    run_row(watchdog, rows, "pingpong fev Event", [&] { return pingpong_fev<fev::Event>(options, "fev Event"); });
-    run_row(watchdog, rows, "pingpong fev AutoResetEvent",
+    Section section;
+    section.add("pingpong fev Event", [&] { return pingpong_fev<fev::Event>(options, "fev Event"); });
+    section.add("pingpong fev AutoResetEvent",
             [&] { return pingpong_fev<fev::AutoResetEvent>(options, "fev AutoResetEvent"); });
-    run_row(watchdog, rows, "pingpong eventfd", [&] { return pingpong_eventfd(options); });
-    run_row(watchdog, rows, "pingpong Asio channel",
+    section.add("pingpong eventfd", [&] { return pingpong_eventfd(options); });
+    section.add("pingpong Asio channel",
             [&] { return pingpong_asio<AsioLocalChannel>(options, "Asio channel"); });
-    run_row(watchdog, rows, "pingpong Asio concurrent_channel",
+    section.add("pingpong Asio concurrent_channel",
             [&] { return pingpong_asio<AsioQueue>(options, "Asio concurrent_channel"); });
+    const std::vector<Row> rows = section.run(watchdog, options.repeat);
     print_table("coroutine ping-pong on one loop's thread, " + std::to_string(options.rounds) + " round trips",
                 {{"p50 ns", &Row::p50_ns, 0, Better::lower, 1},
                  {"p99 ns", &Row::p99_ns, 0, Better::lower, 1},
@@ -979,10 +1026,11 @@ int main(int argc, char** argv) {
   }
 
   if (options.wants("ring")) {
-    std::vector<Row> rows;
-    run_row(watchdog, rows, "ring fev coroutines", [&] { return ring_fev(options, true); });
-    run_row(watchdog, rows, "ring fev threads", [&] { return ring_fev(options, false); });
-    run_row(watchdog, rows, "ring Asio", [&] { return ring_asio(options); });
+    Section section;
+    section.add("ring fev coroutines", [&] { return ring_fev(options, true); });
+    section.add("ring fev threads", [&] { return ring_fev(options, false); });
+    section.add("ring Asio", [&] { return ring_asio(options); });
+    const std::vector<Row> rows = section.run(watchdog, options.repeat);
     print_table("1 producer thread -> 4 consumers, capacity 1024, " + std::to_string(options.items) + " items",
                 {{"M items/s", &Row::mitems_per_s, 2, Better::higher, 1},
                  {"CPU us/item", &Row::cpu_us, 3, Better::lower, 1},
