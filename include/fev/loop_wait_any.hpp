@@ -31,7 +31,7 @@
 ///
 /// Lifetimes: as in fev/loop.hpp. The futex_waitv array lives in the awaitable, in the
 /// coroutine frame, until the request's completion has been reaped. The awaitable holds
-/// about 24 bytes per event of a pack, and about 4.6 KiB for a range (kMaxWaitMany
+/// about 41 bytes per event of a pack, and about 5.2 KiB for a range (kMaxWaitMany
 /// places); no allocation.
 ///
 /// Memory ordering: as for fev::wait_any: everything a thread did before a set() that
