@@ -170,11 +170,11 @@ std::string verify(World& world, const std::vector<std::unique_ptr<LoopSide>>& l
 std::string label(const Options& options, const std::vector<std::unique_ptr<LoopSide>>& loops) {
   bool futex = true;
   for (const auto& side : loops) futex = futex && side->futex_waits;
-  char text[160];
-  std::snprintf(text, sizeof text, "%d threads, 2 loops x %d coroutines (%s), seed %" PRIu64, options.threads,
-                options.coroutines,
+  char text[192];
+  std::snprintf(text, sizeof text, "%d threads, 2 loops x %d coroutines (%s), pool %d x %d coroutines, seed %" PRIu64,
+                options.threads, options.coroutines,
                 options.fallback ? "forced fallback: polling" : futex ? "io_uring futex waits" : "fallback: polling",
-                options.seed);
+                options.pool_threads, options.pool_coroutines, options.seed);
   return text;
 }
 
@@ -209,6 +209,13 @@ int run(const Options& options) {
       side.workers.push_back(&worker);
     }
   }
+  Pool pool(options.pool_coroutines > 0 ? options.pool_threads : 0);
+  std::vector<Worker*> pool_workers;
+  for (int c = 0; c < options.pool_coroutines; ++c) {
+    Worker& worker = add_worker("coroutine " + std::to_string(c) + " on the pool");
+    worker.probe = std::make_unique<ResumeProbe>(*world, pool, worker);
+    pool_workers.push_back(&worker);
+  }
   world->board = std::make_unique<CancelBoard>(world->workers.size());
   // Outside the watchdog's list: the pump only tries, and the drain runs at the end.
   Worker pump;
@@ -228,10 +235,12 @@ int run(const Options& options) {
   std::thread setter([&world] { run_setter(*world); });
   std::thread canceller([&world] { run_canceller(*world); });
   std::thread pumper([&world, &pump] { run_pump(*world, pump); });
+  for (Worker* worker : pool_workers) pool_worker(*world, pool, *worker).start(pool);
 
   const std::string stall = watch(*world, start);
   if (!stall.empty()) fail(options, label(options, loops), stall);  // stuck threads stay unjoined
   world->helpers_stop.store(true, std::memory_order_relaxed);         // relaxed: the joins order the rest
+  pool.stop();
   for (auto& thread : threads) thread.join();
   setter.join();
   canceller.join();
@@ -245,7 +254,7 @@ int run(const Options& options) {
   if (!problems.empty()) fail(options, label(options, loops), problems);
   // relaxed (the tallies): read after the joins.
   std::printf("PASS: %s: %" PRIu64 " operations; %" PRIu64 " values pushed, each popped exactly once; %" PRIu64
-              " co_awaits suspended, each resumed once on its loop's thread; %" PRIu64 " timeouts, %" PRIu64
+              " co_awaits suspended, each resumed once on its loop's thread or the pool; %" PRIu64 " timeouts, %" PRIu64
               " cancelled (%" PRIu64 " stops requested); %.2f s\n",
               label(options, loops).c_str(), world->operations.load(std::memory_order_relaxed),
               world->ledger.total_pushed(), world->suspensions.load(std::memory_order_relaxed),

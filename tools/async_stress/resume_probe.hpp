@@ -97,8 +97,11 @@ class Checked {
 
   bool await_ready() noexcept { return inner_.await_ready(); }
   bool await_suspend(std::coroutine_handle<> real) noexcept {
-    probe_.arm(real);
-    return probe_.after_suspend(inner_.await_suspend(probe_.trampoline()));
+    // Once the inner await_suspend has handed the trampoline over, the coroutine may run
+    // on another thread (an executor): nothing of this frame is touched after it.
+    ResumeProbe& probe = probe_;
+    probe.arm(real);
+    return probe.after_suspend(inner_.await_suspend(probe.trampoline()));
   }
   decltype(auto) await_resume() noexcept { return inner_.await_resume(); }
 
