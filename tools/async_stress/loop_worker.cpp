@@ -140,6 +140,11 @@ fev::Task<> loop_worker(World& world, fev::Loop& loop, Worker& me) {
   std::mt19937_64 rng(me.seed);
   std::uint64_t suspended = 0;
   int steps_without_suspending = 0;
+  if (me.stuck) {
+    me.liveness.enter(Op::event_wait, Form::plain, kEvents);
+    (void)co_await checked(*me.probe, [&] { return fev::async_wait(loop, world.never_set); });
+    me.liveness.leave();
+  }
   while (!world.stopping_now()) {
     if (const std::uint64_t now = me.probe->suspensions(); now != suspended) {
       suspended = now;

@@ -34,8 +34,9 @@ struct LoopSide {
   int index = 0;
   LoopHome home;
   std::vector<Worker*> workers;
+  // Written by the loop's thread; the watchdog's report may read it early.
+  std::atomic<bool> futex_waits{false};
   // Written by the loop's thread, read after it is joined.
-  bool futex_waits = false;
   std::size_t tasks_left = 0;
   std::string error;
 };
@@ -44,7 +45,7 @@ void run_loop(World& world, LoopSide& side) {
   side.home.bind();
   try {
     fev::Loop loop;
-    side.futex_waits = loop.futex_waits();
+    side.futex_waits.store(loop.futex_waits(), std::memory_order_relaxed);  // relaxed: a report's detail
     for (Worker* me : side.workers) loop.spawn(loop_worker(world, loop, *me));
     loop.run();
     side.tasks_left = loop.live_tasks();
@@ -156,7 +157,7 @@ std::string verify(World& world, const std::vector<std::unique_ptr<LoopSide>>& l
     const std::string name = "loop " + std::to_string(side->index);
     if (!side->error.empty()) problems += name + " failed: " + side->error + "; ";
     if (side->tasks_left != 0) problems += name + " returned with " + std::to_string(side->tasks_left) + " tasks left; ";
-    if (world.options.fallback && side->futex_waits) problems += name + " used futex waits although --fallback forced polling; ";
+    if (world.options.fallback && side->futex_waits.load(std::memory_order_relaxed)) problems += name + " used futex waits although --fallback forced polling; ";
   }
   for (const auto& ring : world.rings) {
     Value value = 0;
@@ -169,7 +170,7 @@ std::string verify(World& world, const std::vector<std::unique_ptr<LoopSide>>& l
 // "4 threads, 2 loops x 6 coroutines (futex waits), seed 1"
 std::string label(const Options& options, const std::vector<std::unique_ptr<LoopSide>>& loops) {
   bool futex = true;
-  for (const auto& side : loops) futex = futex && side->futex_waits;
+  for (const auto& side : loops) futex = futex && side->futex_waits.load(std::memory_order_relaxed);  // relaxed: see run_loop
   char text[192];
   std::snprintf(text, sizeof text, "%d threads, 2 loops x %d coroutines (%s), pool %d x %d coroutines, seed %" PRIu64,
                 options.threads, options.coroutines,
@@ -179,7 +180,8 @@ std::string label(const Options& options, const std::vector<std::unique_ptr<Loop
 }
 
 // Reports a failed run and ends the process without joining (threads may be stuck).
-[[noreturn]] void fail(const Options& options, const std::string& what, const std::string& problems) {
+[[noreturn]] void fail(const Options& options, const std::string& what, std::string problems) {
+  while (!problems.empty() && (problems.back() == ' ' || problems.back() == ';')) problems.pop_back();
   std::printf("FAIL: %s: %s\n", what.c_str(), problems.c_str());
   if (options.expect_failure) std::printf("self-test OK: the harness caught the broken run\n");
   std::fflush(stdout);
@@ -206,6 +208,7 @@ int run(const Options& options) {
     for (int c = 0; c < options.coroutines; ++c) {
       Worker& worker = add_worker("coroutine " + std::to_string(c) + " on loop " + std::to_string(l));
       worker.probe = std::make_unique<ResumeProbe>(*world, side.home, worker);
+      worker.stuck = options.stuck_coroutine && l == 0 && c == 0;
       side.workers.push_back(&worker);
     }
   }

@@ -35,6 +35,8 @@ timeout returns no earlier than its deadline, and a cancellation only when asked
                          operation completes for T seconds (default 10)
   --progress-seconds P   print a progress line every P seconds (default 1)
   --lose-one             drop one popped value on purpose (the run must then fail)
+  --stuck-coroutine      coroutine 0 on loop 0 first waits, untimed and with no stop
+                         token, on an event nobody sets (the watchdog must fail the run)
   --expect-failure       exit 0 only if the run FAILS (self-test of the checks)
   --help                 this text
 Options take their value as the next argument or after '=' (--seconds=2).
@@ -113,6 +115,9 @@ Options parse(int argc, char** argv) {
     } else if (flag == "--lose-one") {
       no_value();
       options.lose_one = true;
+    } else if (flag == "--stuck-coroutine") {
+      no_value();
+      options.stuck_coroutine = true;
     } else if (flag == "--expect-failure") {
       no_value();
       options.expect_failure = true;

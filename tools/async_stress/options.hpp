@@ -18,6 +18,7 @@ struct Options {
   double stall_seconds = 10.0;  // watchdog: one operation this long, or no progress this long, fails
   double progress_seconds = 1.0;
   bool lose_one = false;        // drop one popped value on purpose (self-test of the ledger)
+  bool stuck_coroutine = false;  // one coroutine waits on an event nobody sets (self-test of the watchdog)
   bool expect_failure = false;  // exit 0 only if the run fails
 };
 

@@ -164,7 +164,9 @@ std::string World::describe_state(std::uint64_t state) const {
   const Op op = Liveness::op(state);
   std::string text = std::string(form_name(Liveness::form(state))) + " " + op_name(op);
   const int object = Liveness::object(state);
-  if (op == Op::event_wait) {
+  if (op == Op::event_wait && object == kEvents) {
+    text += " on the event nobody sets";
+  } else if (op == Op::event_wait) {
     text += " on event " + std::to_string(object) + " (set now: " + (events[static_cast<std::size_t>(object)].is_set() ? "yes" : "no") + ")";
   } else if (op == Op::auto_wait) {
     text += " on auto-reset event " + std::to_string(object);

@@ -136,6 +136,7 @@ struct Worker {
   std::size_t slot = 0;  // on the cancel board
   std::uint64_t seed = 0;
   std::unique_ptr<ResumeProbe> probe;  // coroutines only
+  bool stuck = false;                  // --stuck-coroutine: this one waits on never_set first
 };
 
 // An Event's history, kept by its only setter (the setter thread): sets is raised before
@@ -155,7 +156,7 @@ struct World {
 
   const Options& options;
   std::array<fev::Event, kEvents> events;
-  fev::Event never_set;  // a timed wait on it always suspends, then times out
+  fev::Event never_set;  // event number kEvents: a timed wait on it always suspends, then times out
   std::array<EventHistory, kEvents> histories;
   std::array<fev::AutoResetEvent, kAutoEvents> auto_events;
   std::array<std::atomic<std::uint64_t>, kAutoEvents> auto_sets{};   // raised before each set()
