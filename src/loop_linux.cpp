@@ -43,6 +43,7 @@
 #include "fev/uring.hpp"
 #include "backend/monotonic_timespec.hpp"
 #include "uring_futex.hpp"
+#include "uring_rings.hpp"
 
 namespace fev {
 namespace {
@@ -221,8 +222,8 @@ struct LoopState {
 
 bool Loop::supported() noexcept {
   io_uring ring{};
-  if (io_uring_queue_init(2, &ring, 0) < 0) return false;
-  io_uring_queue_exit(&ring);
+  if (detail::setup_ring(2, ring) < 0) return false;
+  detail::teardown_ring(ring);
   return true;
 }
 
@@ -240,12 +241,12 @@ Loop::Loop(unsigned queue_depth) : state_(std::make_unique<detail::LoopState>())
   io_uring_params params{};
   params.flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
   params.cq_entries = std::max(kCompletionEntries, 2 * queue_depth);
-  if (const int error = io_uring_queue_init_params(std::max(queue_depth, 8u), &s.ring, &params); error < 0)
+  if (const int error = detail::setup_ring(std::max(queue_depth, 8u), s.ring, params); error < 0)
     throw std::system_error(-error, std::system_category(), "fev::Loop: io_uring_queue_init");
   s.doorbell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (s.doorbell < 0) {
     const int error = errno;
-    io_uring_queue_exit(&s.ring);
+    detail::teardown_ring(s.ring);
     throw std::system_error(error, std::system_category(), "fev::Loop: eventfd");
   }
   s.arm_doorbell();
@@ -255,7 +256,7 @@ Loop::~Loop() {
   detail::LoopState& s = *state_;
   // The kernel cancels every request in flight; none refers to the loop's memory (the
   // doorbell is a poll) or to a frame's (timespecs are read at submission).
-  io_uring_queue_exit(&s.ring);
+  detail::teardown_ring(s.ring);
   close(s.doorbell);
   // Frames of tasks that never finished, and those never started.
   const std::vector<void*> frames(s.live.begin(), s.live.end());

@@ -38,11 +38,13 @@
 #include <climits>
 #include <cstdint>
 #include <cstring>
+#include <mutex>
 #include <thread>
 
 #include "fev/event_access.hpp"
 #include "fev/uring.hpp"
 #include "uring_futex.hpp"
+#include "uring_rings.hpp"
 
 namespace fev {
 namespace {
@@ -171,7 +173,7 @@ UringFutexMode probe(bool shared_wake) noexcept {
   // A private table created while the probe's request is armed would strand it.
   if (!ensure_private_futex_hash()) return UringFutexMode::unsupported;
   io_uring ring{};
-  if (io_uring_queue_init(4, &ring, 0) < 0) return UringFutexMode::unsupported;  // ENOSYS, EPERM, ENOMEM
+  if (detail::setup_ring(4, ring) < 0) return UringFutexMode::unsupported;  // ENOSYS, EPERM, ENOMEM
   UringFutexMode mode = UringFutexMode::unsupported;
   io_uring_probe* ops = io_uring_get_probe_ring(&ring);
   const bool has_op = ops == nullptr || io_uring_opcode_supported(ops, kOpFutexWait);
@@ -185,7 +187,7 @@ UringFutexMode probe(bool shared_wake) noexcept {
       mode = first_private ? UringFutexMode::shared_futex : UringFutexMode::private_futex;
     }
   }
-  io_uring_queue_exit(&ring);  // cancels whatever is still in flight
+  detail::teardown_ring(ring);  // cancels whatever is still in flight
   return mode;
 }
 
@@ -194,8 +196,14 @@ UringFutexMode probe(bool shared_wake) noexcept {
 UringFutexMode uring_futex_mode(bool shared_wake) noexcept {
   std::atomic<int>& cached = probed_mode[shared_wake ? 1 : 0];
   int mode = cached.load(std::memory_order_relaxed);
+  if (mode != kUnknown) return static_cast<UringFutexMode>(mode);
+  // One probe at a time: every probe arms and wakes the same scratch word, so a probe
+  // running beside another could be completed by the other's wake and conclude that
+  // flags work which do not.
+  static std::mutex probing;
+  const std::lock_guard<std::mutex> held(probing);
+  mode = cached.load(std::memory_order_relaxed);  // relaxed: the mutex orders it
   if (mode == kUnknown) {
-    // Racing first calls may both probe; they store the same answer.
     mode = static_cast<int>(probe(shared_wake));
     cached.store(mode, std::memory_order_relaxed);
   }

@@ -8,8 +8,6 @@
 #include <cstdlib>
 #include <exception>
 #include <memory>
-#include <mutex>
-#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -43,22 +41,10 @@ struct LoopSide {
   std::string error;
 };
 
-// The loops are constructed one after the other. A first Loop probes io_uring's futex
-// support on a scratch ring that it maps and unmaps; liburing maps rings with raw system
-// calls that ThreadSanitizer does not see, so two loops probing at once on two threads,
-// whose scratch rings land on the same address one after the other, read to it as a data
-// race on the submission queue.
-std::mutex loop_construction;
-
 void run_loop(World& world, LoopSide& side) {
   side.home.bind();
   try {
-    std::optional<fev::Loop> constructed;
-    {
-      const std::scoped_lock hold(loop_construction);
-      constructed.emplace();
-    }
-    fev::Loop& loop = *constructed;
+    fev::Loop loop;  // both loops at once: the first ones probe io_uring together
     side.futex_waits.store(loop.futex_waits(), std::memory_order_relaxed);  // relaxed: a report's detail
     for (Worker* me : side.workers) loop.spawn(loop_worker(world, loop, *me));
     loop.run();
