@@ -172,9 +172,15 @@ class AsyncEventWait {
     AsyncWaiters::insert(node_);
     // Announce the node in the word, only while no set() has released this waiter: a
     // set() whose CAS comes after this one sees the bit and takes the node (it is in the
-    // table already); one whose CAS came before makes this CAS see the release.
+    // table already); one whose CAS came before makes this CAS see the release. The word
+    // is read again after the insert: a bit seen in `entry_` (another waiter's) may have
+    // been taken away since by a set() that came before our node was in the table
+    // (model/async_event.pml found that lost wakeup). A bit seen from here on stays
+    // until a set() takes our node with it: a cancellation clears it only when no node
+    // of the word is left, and ours is there. acquire: pairs with set()'s release when
+    // the value read releases us.
     bool released = false;
-    std::uint32_t seen = entry_;
+    std::uint32_t seen = word_.load(std::memory_order_acquire);
     for (;;) {
       if (released_since(seen)) {
         released = true;
@@ -198,7 +204,9 @@ class AsyncEventWait {
   bool await_resume() noexcept {
     resumed_ = true;
     on_stop_.reset();  // waits for a callback running on another thread
-    if (!suspended_) return (entry_ & EventBits::kSet) != 0;  // decided in await_ready
+    // Decided in await_ready: set, or stopped (a set() since the first read still counts).
+    // acquire: pairs with set()'s release.
+    if (!suspended_) return (entry_ & EventBits::kSet) != 0 || released_since(word_.load(std::memory_order_acquire));
     switch (node_.state) {
       case State::taken:
       case State::withdrawn:
