@@ -14,6 +14,13 @@
 // then reads it empty, looks at what was posted and arms the poll again. A poll, not a
 // read: no kernel write into the loop's memory can be left in flight.
 //
+// LoopExecutor::schedule(): on the thread running this loop's turn (a thread_local says
+// which loop that is) it appends to `ready`, which turn() drains before it may block, so
+// coroutines that wake each other on one loop never enter the kernel. From elsewhere it
+// appends to `remote_ready` under its mutex and rings the doorbell only when the list was
+// empty: the loop reads the eventfd before it takes the list, so a push after the take
+// finds it empty and rings again, and one before is taken with it.
+//
 // liburing 2.3 has no futex helpers: the futex wait SQE is filled by the helper shared
 // with src/uring_linux.cpp (src/uring_futex.hpp), with the same flags that
 // fev::uring_futex_mode() found a set() to wake.
@@ -37,6 +44,7 @@
 #include <system_error>
 #include <thread>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "fev/loop.hpp"
@@ -63,6 +71,10 @@ constexpr unsigned kCompletionEntries = 16384;
 
 // relaxed: a test switch; it publishes nothing.
 std::atomic<bool> forced_fallback{false};
+
+// How many coroutines of the ready queue one turn resumes at most before it looks at
+// completions again (coroutines that keep waking each other do not starve the I/O).
+constexpr std::size_t kReadyPerTurn = 1024;
 
 static_assert(sizeof(detail::LoopOp::when) == sizeof(__kernel_timespec), "LoopOp::when is a __kernel_timespec");
 static_assert(sizeof(detail::FutexWaitvEntry) == sizeof(::futex_waitv) &&
@@ -96,6 +108,22 @@ namespace detail {
 
 void force_loop_fallback(bool on) noexcept { forced_fallback.store(on, std::memory_order_relaxed); }
 
+namespace {
+// The loop whose turn this thread is running, if any.
+thread_local const LoopState* running_loop = nullptr;
+
+class RunningLoop {
+ public:
+  explicit RunningLoop(const LoopState& loop) noexcept : outer_(std::exchange(running_loop, &loop)) {}
+  ~RunningLoop() { running_loop = outer_; }
+  RunningLoop(const RunningLoop&) = delete;
+  RunningLoop& operator=(const RunningLoop&) = delete;
+
+ private:
+  const LoopState* outer_;
+};
+}  // namespace
+
 struct LoopState {
   io_uring ring{};
   int doorbell = -1;  // eventfd
@@ -111,6 +139,45 @@ struct LoopState {
   std::vector<std::coroutine_handle<>> starting;  // spawned, not started yet
   std::deque<LoopOp*> yielded;                    // on_done on the next turn
   std::unordered_set<void*> live;                 // frames of spawned tasks not finished
+
+  std::vector<std::coroutine_handle<>> ready;    // scheduled on the loop's thread
+  std::vector<std::coroutine_handle<>> running;  // the batch of `ready` being resumed
+  std::mutex remote_mutex;
+  std::vector<std::coroutine_handle<>> remote_ready;  // scheduled elsewhere; guarded by remote_mutex
+  std::vector<std::coroutine_handle<>> remote_taken;  // spare buffer swapped with remote_ready
+
+  // Resumes what is ready, batch after batch (what they schedule joins the next batch),
+  // up to kReadyPerTurn. Returns how many ran.
+  std::size_t run_ready() noexcept {
+    std::size_t ran = 0;
+    while (!ready.empty() && ran < kReadyPerTurn) {
+      running.swap(ready);
+      for (const auto coroutine : running) coroutine.resume();
+      ran += running.size();
+      running.clear();
+    }
+    return ran;
+  }
+
+  void schedule_remote(std::coroutine_handle<> coroutine) noexcept {
+    bool was_empty = false;
+    {
+      const std::lock_guard<std::mutex> lock(remote_mutex);
+      was_empty = remote_ready.empty();
+      remote_ready.push_back(coroutine);
+    }
+    // After the push: the loop reads the doorbell before it takes the list.
+    if (was_empty) ring_doorbell();
+  }
+
+  void take_remote() noexcept {
+    {
+      const std::lock_guard<std::mutex> lock(remote_mutex);
+      remote_taken.swap(remote_ready);
+    }
+    ready.insert(ready.end(), remote_taken.begin(), remote_taken.end());
+    remote_taken.clear();
+  }
 
   // An SQE, submitting what is queued when the submission queue is full.
   io_uring_sqe* sqe() noexcept {
@@ -179,6 +246,7 @@ struct LoopState {
     std::uint64_t count = 0;
     while (read(doorbell, &count, sizeof count) < 0 && errno == EINTR) {
     }
+    take_remote();  // after the read: a schedule() that finds the list empty rings again
     std::vector<LoopOp*> cancels;
     {
       const std::lock_guard<std::mutex> lock(posted_mutex);
@@ -283,6 +351,7 @@ bool Loop::turn() {
   detail::LoopState& s = *state_;
   // acquire: pairs with stop()'s store.
   if (s.stop_asked.exchange(false, std::memory_order_acquire)) return false;
+  const detail::RunningLoop running(s);
   // Run what is ready now; what these queue waits for the next turn.
   std::vector<std::coroutine_handle<>> starting;
   starting.swap(s.starting);
@@ -293,9 +362,11 @@ bool Loop::turn() {
     s.yielded.pop_front();
     op->on_done(*op);
   }
+  const std::size_t resumed = s.run_ready();
   // Block only when this turn ran nothing: what ran may have made the caller's
   // run_until() condition true, or queued more work.
-  const bool idle = starting.empty() && yielded == 0 && s.starting.empty() && s.yielded.empty();
+  const bool idle =
+      starting.empty() && yielded == 0 && resumed == 0 && s.starting.empty() && s.yielded.empty() && s.ready.empty();
   const int submitted = idle ? io_uring_submit_and_wait(&s.ring, 1) : io_uring_submit(&s.ring);
   if (submitted < 0 && submitted != -EINTR && submitted != -EAGAIN && submitted != -EBUSY) {
     std::fprintf(stderr, "fev::Loop: io_uring_submit: %s\n", std::strerror(-submitted));
@@ -378,4 +449,13 @@ void LoopAccess::forget(Loop& loop, LoopOp& op) noexcept {
 void LoopAccess::task_finished(Loop& loop, void* frame) noexcept { loop.state_->live.erase(frame); }
 
 }  // namespace detail
+
+void LoopExecutor::schedule(std::coroutine_handle<> coroutine) const noexcept {
+  detail::LoopState& s = *loop_->state_;
+  if (detail::running_loop == &s) {
+    s.ready.push_back(coroutine);
+  } else {
+    s.schedule_remote(coroutine);
+  }
+}
 }  // namespace fev

@@ -28,6 +28,20 @@
 // Threads keep calling Event::set(), Ring::push() and so on as before: nothing changes
 // for them, and a Ring or Event may have thread waiters and coroutine waiters at once.
 //
+// Two ways to wait on an Event from a loop coroutine:
+//   async_wait(loop, event[, stop])             an io_uring futex wait (below): works for
+//       SharedEvent across processes too, has the timed forms, and a thread's set() wakes
+//       it with one futex wake; a wake always passes through the kernel.
+//   async_wait(loop.executor(), event[, stop])  fev/async_event.hpp's side table, with the
+//       loop as the executor: a set() from a coroutine on the same loop queues the waiter
+//       on the loop's ready queue and no kernel entry follows (coroutines that wake each
+//       other on one loop); a set() from another thread queues it behind a mutex and rings
+//       the loop's eventfd (one write per batch). In-process Events only, no timeouts.
+// loop.executor() is a LoopExecutor (copyable, one pointer) that any fev::Executor user
+// may take: schedule(h) from the loop's thread while run()/run_until() runs appends h to
+// the ready queue, which the loop drains before it waits in io_uring again; from any
+// other thread (or outside run()) it posts h and rings the doorbell if none was pending.
+//
 // How: a coroutine that must wait follows exactly the steps a thread follows before it
 // sleeps (fev/event_access.hpp and fev/auto_reset_event_access.hpp for events,
 // fev/ring_access.hpp for rings: register, take a wake over, re-check, sleep on the
@@ -665,6 +679,23 @@ struct LoopState;  // src/loop_linux.cpp
 void force_loop_fallback(bool on) noexcept;
 }  // namespace detail
 
+/// A fev::Executor that resumes coroutines on `loop`'s thread, from the loop's own turn
+/// (Loop::executor(); how: the comment at the top of fev/loop.hpp). Copyable; the loop
+/// must outlive every schedule() call.
+class LoopExecutor {
+ public:
+  explicit LoopExecutor(Loop& loop) noexcept : loop_(&loop) {}
+  /// Queues `coroutine` to be resumed by the loop, once. From any thread; the call
+  /// happens-before the resumption.
+  void schedule(std::coroutine_handle<> coroutine) const noexcept;
+  /// The loop it posts to.
+  Loop& loop() const noexcept { return *loop_; }
+  friend bool operator==(const LoopExecutor&, const LoopExecutor&) = default;
+
+ private:
+  Loop* loop_;
+};
+
 /// A single-threaded io_uring event loop that runs Task coroutines; they await fev
 /// Events, AutoResetEvents and Rings through async_wait(), async_pop() and async_push().
 /// Usage, what can be awaited, lifetimes, the fallback path and the memory ordering: the
@@ -716,8 +747,13 @@ class Loop {
   /// Spawned tasks not finished yet.
   std::size_t live_tasks() const noexcept;
 
+  /// The executor that resumes coroutines on this loop: async_wait(loop.executor(),
+  /// event) waits through fev/async_event.hpp's side table (see the top of fev/loop.hpp).
+  LoopExecutor executor() noexcept { return LoopExecutor(*this); }
+
  private:
   friend struct detail::LoopAccess;
+  friend class LoopExecutor;
   void add_task(std::coroutine_handle<> frame);
   // One turn: start what is ready, submit, wait for (unless something is ready) and
   // reap completions. False when stop() was asked.
