@@ -17,7 +17,8 @@
 //             condition_variable. Asio has no blocking receive for a plain thread (only
 //             try_receive, or a future completed on Asio's system thread pool): no row.
 //   pingpong  two coroutines on one loop's thread take turns through two events (two
-//             eventfds, two Asio channels); sample: one round trip.
+//             eventfds, two Asio channels); the Event row also through the side table
+//             with loop.executor() (no kernel entry); sample: one round trip.
 //   ring      one producer thread pushes --items items into a queue of capacity 1024;
 //             4 coroutines on one loop's thread take them (fev::Ring, an Asio
 //             concurrent_channel), or 4 threads blocked in Ring::pop() do. The Asio
@@ -67,6 +68,7 @@
 
 #include "asio_peer.hpp"
 #include "epoll_bridge.hpp"
+#include "fev/async_event.hpp"
 #include "fev/event.hpp"
 #include "fev/loop.hpp"
 #include "fev/ring.hpp"
@@ -257,24 +259,37 @@ struct Sent {
   std::uint64_t round = 0;
 };
 
+// A loop coroutine's wait on an Event: an io_uring futex wait, or through the side
+// table with the loop as the executor (fev/loop.hpp's two ways).
+template <bool kViaExecutor, class E>
+auto loop_wait(fev::Loop& loop, E& event) {
+  if constexpr (kViaExecutor) {
+    return fev::async_wait(loop.executor(), event);
+  } else {
+    return fev::async_wait(loop, event);
+  }
+}
+
+template <bool kViaExecutor>
 fev::Task<> t2c_event_waiter(fev::Loop& loop, fev::Event& event, std::atomic<std::size_t>& armed, const Sent& sent,
                              WakeLog& log) {
   for (std::size_t round = 0; round < log.rounds(); ++round) {
     armed.store(round + 1, std::memory_order_release);  // pairs with signal_rounds' acquire
-    co_await fev::async_wait(loop, event);
+    co_await loop_wait<kViaExecutor>(loop, event);
     log.woke_at[round] = now_ns();
     check_round("t2c fev Event", sent.round, round);
     event.clear();
   }
 }
 
+template <bool kViaExecutor = false>
 Row t2c_fev_event(const Options& options) {
   fev::Loop loop;
   fev::Event event;
   std::atomic<std::size_t> armed{0};
   Sent sent;
   WakeLog log(options.wakes + kWarmup);
-  loop.spawn(t2c_event_waiter(loop, event, armed, sent, log));
+  loop.spawn(t2c_event_waiter<kViaExecutor>(loop, event, armed, sent, log));
   const Usage before = Usage::now();
   std::thread setter([&] {
     signal_rounds(options, armed, log, [&](std::uint64_t round) {
@@ -284,7 +299,7 @@ Row t2c_fev_event(const Options& options) {
   });
   loop.run();
   setter.join();
-  return wake_row("fev Event", log, before, Usage::now());
+  return wake_row(kViaExecutor ? "fev Event, loop executor" : "fev Event", log, before, Usage::now());
 }
 
 fev::Task<> t2c_ring_waiter(fev::Loop& loop, fev::Ring<std::uint64_t>& ring, std::atomic<std::size_t>& armed,
@@ -549,13 +564,13 @@ void consume(E& event) {
   if constexpr (requires { event.clear(); }) event.clear();  // an auto-reset event resets itself
 }
 
-template <class E>
+template <class E, bool kViaExecutor = false>
 fev::Task<> fev_pinger(fev::Loop& loop, E& ping, E& pong, PingPongLog& log, std::string impl) {
   for (std::size_t round = 0; round < log.round_trip_ns.size(); ++round) {
     const std::int64_t begin = now_ns();
     log.sent = round + 1;
     ping.set();
-    co_await fev::async_wait(loop, pong);
+    co_await loop_wait<kViaExecutor>(loop, pong);
     consume(pong);
     log.round_trip_ns[round] = now_ns() - begin;
     check_round("pingpong " + impl, log.echoed, round);
@@ -564,10 +579,10 @@ fev::Task<> fev_pinger(fev::Loop& loop, E& ping, E& pong, PingPongLog& log, std:
   ping.set();
 }
 
-template <class E>
+template <class E, bool kViaExecutor = false>
 fev::Task<> fev_echo(fev::Loop& loop, E& ping, E& pong, PingPongLog& log) {
   for (;;) {
-    co_await fev::async_wait(loop, ping);
+    co_await loop_wait<kViaExecutor>(loop, ping);
     consume(ping);
     if (log.stop) co_return;
     log.echoed = log.sent;
@@ -582,14 +597,14 @@ Row pingpong_row(std::string impl, PingPongLog& log, const Usage& before, const 
   return row;
 }
 
-template <class E>
+template <class E, bool kViaExecutor = false>
 Row pingpong_fev(const Options& options, std::string impl) {
   fev::Loop loop;
   E ping;
   E pong;
   PingPongLog log(options.rounds);
-  loop.spawn(fev_echo(loop, ping, pong, log));
-  loop.spawn(fev_pinger(loop, ping, pong, log, impl));
+  loop.spawn(fev_echo<E, kViaExecutor>(loop, ping, pong, log));
+  loop.spawn(fev_pinger<E, kViaExecutor>(loop, ping, pong, log, impl));
   const Usage before = Usage::now();
   loop.run();
   return pingpong_row(std::move(impl), log, before, Usage::now());
@@ -987,6 +1002,7 @@ int main(int argc, char** argv) {
   if (options.wants("t2c")) {
     Section section;
     section.add("t2c fev Event", [&] { return t2c_fev_event(options); });
+    section.add("t2c fev Event, loop executor", [&] { return t2c_fev_event<true>(options); });
     section.add("t2c fev Ring", [&] { return t2c_fev_ring(options); });
     section.add("t2c eventfd", [&] { return t2c_eventfd(options); });
     section.add("t2c Asio", [&] { return t2c_asio(options); });
@@ -1009,6 +1025,8 @@ int main(int argc, char** argv) {
   if (options.wants("pingpong")) {
     Section section;
     section.add("pingpong fev Event", [&] { return pingpong_fev<fev::Event>(options, "fev Event"); });
+    section.add("pingpong fev Event, loop executor",
+                [&] { return pingpong_fev<fev::Event, true>(options, "fev Event, loop executor"); });
     section.add("pingpong fev AutoResetEvent",
             [&] { return pingpong_fev<fev::AutoResetEvent>(options, "fev AutoResetEvent"); });
     section.add("pingpong eventfd", [&] { return pingpong_eventfd(options); });
