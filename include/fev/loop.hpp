@@ -72,8 +72,14 @@
 // Lifetimes:
 //  - a coroutine is resumed once per co_await, and only after every completion that
 //    refers to its operation (the wait, its linked timeout, a cancel) has been reaped;
-//  - the Event or Ring awaited must outlive the wait: destroying one while a coroutine
-//    waits on it is undefined (as for a thread blocked in wait()); this is not detected;
+//  - the Event or Ring awaited must outlive the wait. A Ring destroyed while a thread or
+//    a coroutine waits on it (registered as a sleeper) stops the program with one line
+//    on stderr (fatal error, abort); so does an in-process Event destroyed while a
+//    coroutine waits on it through async_wait(loop.executor(), ...) or any executor.
+//    An Event destroyed while a coroutine waits on it through the io_uring futex wait
+//    (async_wait(loop, ...)) is undefined, as for a thread blocked in wait(), and is not
+//    detected: that waiter leaves no trace in the word that would tell it from a stale
+//    one;
 //  - the loop must outlive its tasks. ~Loop destroys the frames of spawned tasks that
 //    are still suspended (their waits are cancelled in the kernel first, and a ring
 //    waiter leaves the ring's sleepers as it would after a cancellation);

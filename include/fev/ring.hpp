@@ -194,7 +194,19 @@ class BasicRing {
   BasicRing& operator=(const BasicRing&) = delete;
 
   /// Destroys the values still inside. No other thread may use the ring any more.
+  /// Destroying a ring while a thread or a coroutine waits on it (registered as a
+  /// sleeper in pop/push or fev::async_pop/async_push) is a fatal error: one line on
+  /// stderr, then abort. Process-shared rings are not checked (a dead peer may have left
+  /// its registration behind).
   ~BasicRing() {
+    if constexpr (!detail::process_shared<Wait>) {
+      // relaxed: whoever destroys the ring comes after every waiter left (joined with
+      // it, or resumed by the loop), so it reads the words those waiters left.
+      const std::uint32_t sleepers =
+          (not_empty_.load(std::memory_order_relaxed) | not_full_.load(std::memory_order_relaxed)) & kSleepersMask;
+      if (sleepers != 0)
+        detail::fatal_error("fev: a Ring was destroyed while threads or coroutines were still waiting on it");
+    }
     const std::size_t tail = tail_.load(std::memory_order_relaxed) & ~kClosed;
     for (std::size_t pos = head_.load(std::memory_order_relaxed); pos != tail; ++pos) {
       value_at(slot_of(pos)).~T();
