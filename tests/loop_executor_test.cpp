@@ -23,68 +23,18 @@
 
 #include "fev/async_event.hpp"
 #include "fev/event.hpp"
+#include "loop_test_support.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
+using fev::testing::LoopWatchdog;
+using fev::testing::run_all;
 
 static_assert(fev::Executor<fev::LoopExecutor>);
 static_assert(std::is_trivially_copyable_v<fev::LoopExecutor>);
 
-// Stops the loop after `patience` unless disarmed first; says whether it fired.
-class Watchdog {
- public:
-  Watchdog(fev::Loop& loop, std::chrono::seconds patience)
-      : thread_([this, &loop, patience] {
-          std::unique_lock<std::mutex> lock(mutex_);
-          if (!done_cv_.wait_for(lock, patience, [this] { return done_; })) {
-            fired_ = true;
-            loop.stop();
-          }
-        }) {}
-  ~Watchdog() { disarm(); }
-  bool disarm() {
-    {
-      const std::lock_guard<std::mutex> lock(mutex_);
-      done_ = true;
-    }
-    done_cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-    return fired_;
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable done_cv_;
-  bool done_ = false;
-  bool fired_ = false;
-  std::thread thread_;
-};
-
-// Runs until every task finished; false if the watchdog had to stop it.
-bool run_all(fev::Loop& loop, std::chrono::seconds patience = 60s) {
-  Watchdog watchdog(loop, patience);
-  loop.run();
-  return !watchdog.disarm() && loop.live_tasks() == 0;
-}
-
-class LoopExecutorTest : public ::testing::TestWithParam<bool> {
- protected:
-  void SetUp() override {
-    if (!fev::Loop::supported()) GTEST_SKIP() << "io_uring cannot be set up here (kernel, sysctl or seccomp)";
-    fev::detail::force_loop_fallback(GetParam());
-    loop_ = std::make_unique<fev::Loop>();
-    fev::detail::force_loop_fallback(false);
-    if (!GetParam() && !loop_->futex_waits())
-      GTEST_SKIP() << "no io_uring futex waits here (a kernel before 6.7, or FEV_LOOP_FALLBACK set): "
-                      "only the fallback runs";
-    if (GetParam()) {
-      ASSERT_FALSE(loop_->futex_waits());
-    }
-  }
-  fev::Loop& loop() { return *loop_; }
-  std::unique_ptr<fev::Loop> loop_;
-};
+class LoopExecutorTest : public fev::testing::LoopPathTest {};
 
 INSTANTIATE_TEST_SUITE_P(Paths, LoopExecutorTest, ::testing::Values(false, true),
                          [](const ::testing::TestParamInfo<bool>& info) {
@@ -321,7 +271,7 @@ TEST_P(LoopExecutorTest, ASetOutsideRunIsKeptForTheNextRun) {
   };
   loop().spawn(waiter(loop().executor(), event, log, suspended));
   {
-    Watchdog watchdog(loop(), 60s);
+    LoopWatchdog watchdog(loop(), 60s);
     loop().run_until([&] { return suspended; });
     ASSERT_FALSE(watchdog.disarm());
   }

@@ -27,65 +27,15 @@
 
 #include "fev/event.hpp"
 #include "fev/ring.hpp"
+#include "loop_test_support.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
+using fev::testing::LoopWatchdog;
+using fev::testing::run_all;
 
-// Stops the loop after `patience` unless disarmed first; says whether it fired.
-class Watchdog {
- public:
-  Watchdog(fev::Loop& loop, std::chrono::seconds patience)
-      : thread_([this, &loop, patience] {
-          std::unique_lock<std::mutex> lock(mutex_);
-          if (!done_cv_.wait_for(lock, patience, [this] { return done_; })) {
-            fired_ = true;
-            loop.stop();
-          }
-        }) {}
-  ~Watchdog() { disarm(); }
-  bool disarm() {
-    {
-      const std::lock_guard<std::mutex> lock(mutex_);
-      done_ = true;
-    }
-    done_cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-    return fired_;
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable done_cv_;
-  bool done_ = false;
-  bool fired_ = false;
-  std::thread thread_;
-};
-
-// Runs until every task finished; false if the watchdog had to stop it.
-bool run_all(fev::Loop& loop, std::chrono::seconds patience = 60s) {
-  Watchdog watchdog(loop, patience);
-  loop.run();
-  return !watchdog.disarm() && loop.live_tasks() == 0;
-}
-
-class LoopTest : public ::testing::TestWithParam<bool> {
- protected:
-  void SetUp() override {
-    if (!fev::Loop::supported()) GTEST_SKIP() << "io_uring cannot be set up here (kernel, sysctl or seccomp)";
-    fev::detail::force_loop_fallback(GetParam());
-    loop_ = std::make_unique<fev::Loop>();
-    fev::detail::force_loop_fallback(false);
-    if (!GetParam() && !loop_->futex_waits())
-      GTEST_SKIP() << "no io_uring futex waits here (a kernel before 6.7, or FEV_LOOP_FALLBACK set): "
-                      "only the fallback runs";
-    if (GetParam()) {
-      ASSERT_FALSE(loop_->futex_waits());
-    }
-  }
-  fev::Loop& loop() { return *loop_; }
-  std::unique_ptr<fev::Loop> loop_;
-};
+class LoopTest : public fev::testing::LoopPathTest {};
 
 INSTANTIATE_TEST_SUITE_P(Paths, LoopTest, ::testing::Values(false, true),
                          [](const ::testing::TestParamInfo<bool>& info) {
@@ -329,7 +279,7 @@ TEST_P(LoopTest, AutoResetEventHandsEachSignalToOneWaiter) {
     finished.store(true);
     loop().stop();  // the coroutines wait on: end the run from here
   });
-  Watchdog watchdog(loop(), 60s);
+  LoopWatchdog watchdog(loop(), 60s);
   loop().run();
   ASSERT_FALSE(watchdog.disarm()) << "taken " << taken.load() << " of " << signals;
   setter.join();
@@ -537,7 +487,7 @@ TEST_P(LoopTest, AWokenConsumerPassesTheWakeOnEvenWhenCancelled) {
       ASSERT_TRUE(ring.push(2 * round + 1));
       source.request_stop();
     });
-    Watchdog watchdog(loop(), 10s);
+    LoopWatchdog watchdog(loop(), 10s);
     loop().run_until([&] { return first.has_value() && values.size() == 2; });
     ASSERT_FALSE(watchdog.disarm()) << "round " << round << ": a value was stranded in the ring";
     racer.join();

@@ -24,63 +24,16 @@
 
 #include "fev/event.hpp"
 #include "fev/loop.hpp"
+#include "loop_test_support.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
+using fev::testing::run_all;
 using SharedEvent = fev::BasicEvent<fev::backend::FutexShared>;
 
-// Stops the loop after `patience` unless disarmed first; says whether it fired.
-class Watchdog {
- public:
-  Watchdog(fev::Loop& loop, std::chrono::seconds patience)
-      : thread_([this, &loop, patience] {
-          std::unique_lock<std::mutex> lock(mutex_);
-          if (!done_cv_.wait_for(lock, patience, [this] { return done_; })) {
-            fired_ = true;
-            loop.stop();
-          }
-        }) {}
-  ~Watchdog() { disarm(); }
-  bool disarm() {
-    {
-      const std::lock_guard<std::mutex> lock(mutex_);
-      done_ = true;
-    }
-    done_cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-    return fired_;
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable done_cv_;
-  bool done_ = false;
-  bool fired_ = false;
-  std::thread thread_;
-};
-
-// Runs until every task finished; false if the watchdog had to stop it.
-bool run_all(fev::Loop& loop, std::chrono::seconds patience = 60s) {
-  Watchdog watchdog(loop, patience);
-  loop.run();
-  return !watchdog.disarm() && loop.live_tasks() == 0;
-}
-
-class LoopWaitAnyTest : public ::testing::TestWithParam<bool> {
+class LoopWaitAnyTest : public fev::testing::LoopPathTest {
  protected:
-  void SetUp() override {
-    if (!fev::Loop::supported()) GTEST_SKIP() << "io_uring cannot be set up here (kernel, sysctl or seccomp)";
-    fev::detail::force_loop_fallback(GetParam());
-    loop_ = std::make_unique<fev::Loop>();
-    fev::detail::force_loop_fallback(false);
-    if (!GetParam() && !loop_->futex_waits())
-      GTEST_SKIP() << "no io_uring futex waits here (a kernel before 6.7, or FEV_LOOP_FALLBACK set): "
-                      "only the fallback runs";
-    if (GetParam()) {
-      ASSERT_FALSE(loop_->futex_waits());
-    }
-  }
   // A futex-wait loop stays one: a FUTEX_WAITV request the kernel refused would have
   // switched it to polling (and every test would still pass, slowly).
   void TearDown() override {
@@ -88,8 +41,6 @@ class LoopWaitAnyTest : public ::testing::TestWithParam<bool> {
       EXPECT_TRUE(loop_->futex_waits()) << "the kernel refused an IORING_OP_FUTEX_WAITV request";
     }
   }
-  fev::Loop& loop() { return *loop_; }
-  std::unique_ptr<fev::Loop> loop_;
 };
 
 INSTANTIATE_TEST_SUITE_P(Paths, LoopWaitAnyTest, ::testing::Values(false, true),

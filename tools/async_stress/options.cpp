@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
 #include "options.hpp"
 
-#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <optional>
 #include <string>
 #include <string_view>
+
+#include "../common/arguments.hpp"
 
 namespace async_stress {
 namespace {
@@ -43,86 +43,49 @@ Options take their value as the next argument or after '=' (--seconds=2).
 Exit status: 0 pass, 1 fail, 2 bad arguments, 77 io_uring unavailable here (skip).
 )";
 
-std::uint64_t parse_count(std::string_view flag, const char* text, std::uint64_t min, std::uint64_t max) {
-  char* end = nullptr;
-  errno = 0;
-  const unsigned long long value = std::strtoull(text, &end, 10);
-  if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || value < min || value > max) {
-    reject(std::string(flag) + " needs an integer in [" + std::to_string(min) + ", " + std::to_string(max) +
-           "], got '" + text + "'");
-  }
-  return value;
-}
-
-double parse_seconds(std::string_view flag, const char* text) {
-  char* end = nullptr;
-  const double value = std::strtod(text, &end);
-  if (end == text || *end != '\0' || !(value > 0) || value > 86400) {
-    reject(std::string(flag) + " needs a number of seconds in (0, 86400], got '" + text + "'");
-  }
-  return value;
-}
-
 }  // namespace
 
-void reject(const std::string& reason) {
-  std::fprintf(stderr, "async_stress: %s\nrun 'async_stress --help' for the options\n", reason.c_str());
-  std::exit(2);
-}
+void reject(const std::string& reason) { tool_args::reject("async_stress", reason); }
 
 Options parse(int argc, char** argv) {
   Options options;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view flag = argv[i];
-    // "--opt=value": the value is the text after the first '='.
-    std::optional<std::string> attached;
-    if (const auto equals = flag.find('='); flag.substr(0, 2) == "--" && equals != std::string_view::npos) {
-      attached = std::string(flag.substr(equals + 1));
-      flag = flag.substr(0, equals);
-    }
-    const auto value = [&]() -> const char* {
-      if (attached) return attached->c_str();
-      if (i + 1 >= argc) reject(std::string(flag) + " needs a value");
-      return argv[++i];
-    };
-    // Options without a value refuse one given with '='.
-    const auto no_value = [&] {
-      if (attached) reject(std::string(flag) + " takes no value, got '" + *attached + "'");
-    };
+  tool_args::Arguments args("async_stress", argc, argv);
+  while (args.next()) {
+    const std::string_view flag = args.flag();
     if (flag == "--help" || flag == "-h") {
-      no_value();
+      args.no_value();
       std::fputs(kUsage, stdout);
       std::exit(0);
     } else if (flag == "--seconds") {
-      options.seconds = parse_seconds(flag, value());
+      options.seconds = args.seconds();
     } else if (flag == "--seed") {
-      options.seed = parse_count(flag, value(), 0, ~std::uint64_t{0});
+      options.seed = args.count(0, ~std::uint64_t{0});
     } else if (flag == "--fallback") {
-      no_value();
+      args.no_value();
       options.fallback = true;
     } else if (flag == "--threads") {
-      options.threads = static_cast<int>(parse_count(flag, value(), 1, 64));
+      options.threads = static_cast<int>(args.count(1, 64));
     } else if (flag == "--coroutines") {
-      options.coroutines = static_cast<int>(parse_count(flag, value(), 1, 256));
+      options.coroutines = static_cast<int>(args.count(1, 256));
     } else if (flag == "--pool-threads") {
-      options.pool_threads = static_cast<int>(parse_count(flag, value(), 1, 16));
+      options.pool_threads = static_cast<int>(args.count(1, 16));
     } else if (flag == "--pool-coroutines") {
-      options.pool_coroutines = static_cast<int>(parse_count(flag, value(), 0, 256));
+      options.pool_coroutines = static_cast<int>(args.count(0, 256));
     } else if (flag == "--stall-seconds") {
-      options.stall_seconds = parse_seconds(flag, value());
+      options.stall_seconds = args.seconds();
     } else if (flag == "--progress-seconds") {
-      options.progress_seconds = parse_seconds(flag, value());
+      options.progress_seconds = args.seconds();
     } else if (flag == "--lose-one") {
-      no_value();
+      args.no_value();
       options.lose_one = true;
     } else if (flag == "--stuck-coroutine") {
-      no_value();
+      args.no_value();
       options.stuck_coroutine = true;
     } else if (flag == "--expect-failure") {
-      no_value();
+      args.no_value();
       options.expect_failure = true;
     } else {
-      reject("unknown argument '" + std::string(flag) + "'");
+      args.reject("unknown argument '" + std::string(flag) + "'");
     }
   }
   return options;

@@ -1,13 +1,12 @@
 // SPDX-License-Identifier: MIT
 #include "options.hpp"
 
-#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <optional>
 #include <string>
 #include <string_view>
+
+#include "../common/arguments.hpp"
 
 namespace stress {
 namespace {
@@ -50,34 +49,9 @@ Options take their value as the next argument or after '=' (--capacity=3).
 Exit status: 0 pass, 1 fail, 2 bad arguments.
 )";
 
-[[noreturn]] void bad(const std::string& message) { reject(message); }
-
-std::uint64_t parse_count(std::string_view flag, const char* text, std::uint64_t min, std::uint64_t max) {
-  char* end = nullptr;
-  errno = 0;
-  const unsigned long long value = std::strtoull(text, &end, 10);
-  if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || value < min || value > max) {
-    bad(std::string(flag) + " needs an integer in [" + std::to_string(min) + ", " + std::to_string(max) +
-        "], got '" + text + "'");
-  }
-  return value;
-}
-
-double parse_seconds(std::string_view flag, const char* text) {
-  char* end = nullptr;
-  const double value = std::strtod(text, &end);
-  if (end == text || *end != '\0' || !(value > 0) || value > 86400) {
-    bad(std::string(flag) + " needs a number of seconds in (0, 86400], got '" + text + "'");
-  }
-  return value;
-}
-
 }  // namespace
 
-void reject(const std::string& reason) {
-  std::fprintf(stderr, "stress: %s\nrun 'stress --help' for the options\n", reason.c_str());
-  std::exit(2);
-}
+void reject(const std::string& reason) { tool_args::reject("stress", reason); }
 
 const char* mode_name(Mode mode) {
   switch (mode) {
@@ -93,89 +67,75 @@ Options parse(int argc, char** argv) {
   Options options;
   bool seconds_given = false;
   bool max_seconds_given = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view flag = argv[i];
-    // "--opt=value": the value is the text after the first '='.
-    std::optional<std::string> attached;
-    if (const auto equals = flag.find('='); flag.substr(0, 2) == "--" && equals != std::string_view::npos) {
-      attached = std::string(flag.substr(equals + 1));
-      flag = flag.substr(0, equals);
-    }
-    const auto value = [&]() -> const char* {
-      if (attached) return attached->c_str();
-      if (i + 1 >= argc) bad(std::string(flag) + " needs a value");
-      return argv[++i];
-    };
-    // Options without a value refuse one given with '='.
-    const auto no_value = [&] {
-      if (attached) bad(std::string(flag) + " takes no value, got '" + *attached + "'");
-    };
+  tool_args::Arguments args("stress", argc, argv);
+  while (args.next()) {
+    const std::string_view flag = args.flag();
     if (flag == "--help" || flag == "-h") {
-      no_value();
+      args.no_value();
       std::fputs(kUsage, stdout);
       std::exit(0);
     } else if (flag == "--producers") {
-      options.producers = static_cast<int>(parse_count(flag, value(), 1, 256));
+      options.producers = static_cast<int>(args.count(1, 256));
     } else if (flag == "--consumers") {
-      options.consumers = static_cast<int>(parse_count(flag, value(), 1, 256));
+      options.consumers = static_cast<int>(args.count(1, 256));
     } else if (flag == "--capacity") {
-      options.capacity = parse_count(flag, value(), 1, std::uint64_t{1} << 30);
+      options.capacity = args.count(1, std::uint64_t{1} << 30);
     } else if (flag == "--items") {
-      options.items = parse_count(flag, value(), 1, std::uint64_t{1} << 32);
+      options.items = args.count(1, std::uint64_t{1} << 32);
     } else if (flag == "--seconds") {
-      options.seconds = parse_seconds(flag, value());
+      options.seconds = args.seconds();
       seconds_given = true;
     } else if (flag == "--min-ops") {
-      options.min_ops = parse_count(flag, value(), 1, std::uint64_t{1} << 40);
+      options.min_ops = args.count(1, std::uint64_t{1} << 40);
     } else if (flag == "--max-seconds") {
-      options.max_seconds = parse_seconds(flag, value());
+      options.max_seconds = args.seconds();
       max_seconds_given = true;
     } else if (flag == "--mode") {
-      const std::string_view mode = value();
+      const std::string_view mode = args.value();
       if (mode == "try") options.mode = Mode::try_ops;
       else if (mode == "blocking") options.mode = Mode::blocking;
       else if (mode == "timed") options.mode = Mode::timed;
       else if (mode == "mixed") options.mode = Mode::mixed;
-      else bad("--mode must be try, blocking, timed or mixed, got '" + std::string(mode) + "'");
+      else args.reject("--mode must be try, blocking, timed or mixed, got '" + std::string(mode) + "'");
     } else if (flag == "--seed") {
-      options.seed = parse_count(flag, value(), 0, ~std::uint64_t{0});
+      options.seed = args.count(0, ~std::uint64_t{0});
     } else if (flag == "--pop-delay-us") {
-      options.pop_delay_us = parse_count(flag, value(), 0, 1000000);
+      options.pop_delay_us = args.count(0, 1000000);
     } else if (flag == "--spin-ns") {
-      options.spin_ns = static_cast<std::int64_t>(parse_count(flag, value(), 0, 1000000000));
+      options.spin_ns = static_cast<std::int64_t>(args.count(0, 1000000000));
     } else if (flag == "--close-early") {
-      no_value();
+      args.no_value();
       options.close_early = true;
     } else if (flag == "--chaos") {
-      no_value();
+      args.no_value();
       options.chaos = true;
     } else if (flag == "--broken") {
-      no_value();
+      args.no_value();
       options.broken = true;
     } else if (flag == "--deaf-consumer") {
-      no_value();
+      args.no_value();
       options.deaf_consumer = true;
     } else if (flag == "--expect-failure") {
-      no_value();
+      args.no_value();
       options.expect_failure = true;
     } else if (flag == "--stall-seconds") {
-      options.stall_seconds = parse_seconds(flag, value());
+      options.stall_seconds = args.seconds();
     } else if (flag == "--thread-stall-seconds") {
-      options.thread_stall_seconds = parse_seconds(flag, value());
+      options.thread_stall_seconds = args.seconds();
     } else if (flag == "--progress-seconds") {
-      options.progress_seconds = parse_seconds(flag, value());
+      options.progress_seconds = args.seconds();
     } else if (flag == "--max-items") {
-      options.max_items = parse_count(flag, value(), 1, std::uint64_t{1} << 32);
+      options.max_items = args.count(1, std::uint64_t{1} << 32);
     } else {
-      bad("unknown argument '" + std::string(flag) + "'");
+      args.reject("unknown argument '" + std::string(flag) + "'");
     }
   }
-  if (options.items != 0 && seconds_given) bad("give --items or --seconds, not both");
+  if (options.items != 0 && seconds_given) reject("give --items or --seconds, not both");
   if (options.items != 0 && (options.min_ops != 0 || max_seconds_given))
-    bad("--min-ops and --max-seconds go with --seconds runs, not with --items");
+    reject("--min-ops and --max-seconds go with --seconds runs, not with --items");
   if (max_seconds_given && options.max_seconds < options.seconds)
-    bad("--max-seconds must not be below --seconds");
-  if (options.broken && options.deaf_consumer) bad("give --broken or --deaf-consumer, not both");
+    reject("--max-seconds must not be below --seconds");
+  if (options.broken && options.deaf_consumer) reject("give --broken or --deaf-consumer, not both");
   if (options.items != 0) options.max_items = options.items;
   if (!max_seconds_given) options.max_seconds = 10 * options.seconds;
   if (options.thread_stall_seconds == 0) options.thread_stall_seconds = options.stall_seconds;
