@@ -50,7 +50,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -66,19 +65,26 @@
 #include <utility>
 #include <vector>
 
+#include "arguments.hpp"
 #include "asio_peer.hpp"
+#include "compare.hpp"
+#include "data_check.hpp"
 #include "epoll_bridge.hpp"
 #include "fev/async_event.hpp"
 #include "fev/event.hpp"
 #include "fev/loop.hpp"
 #include "fev/ring.hpp"
+#include "measure.hpp"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using fev_bench::Clock;
 using fev_bench::NetErrorCode;
+using fev_bench::now_ns;
+using fev_bench::sleep_until;
+using fev_bench::Usage;
+using fev_bench::Watchdog;
 
-constexpr int kDataCheckFailed = 1;
 constexpr int kBadArgument = 2;
 constexpr int kSkipped = 77;
 constexpr std::size_t kWarmup = 2;  // wake rounds not sampled (first-touch costs)
@@ -101,87 +107,9 @@ struct Options {
   }
 };
 
-[[noreturn]] void data_check_failed(const std::string& what) {
-  std::fprintf(stderr, "async_bench: data check failed: %s\n", what.c_str());
-  std::fflush(stdout);
-  std::_Exit(kDataCheckFailed);
-}
-
-std::int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
-}
-
-void sleep_until(Clock::time_point when) {
-  // steady_clock is CLOCK_MONOTONIC on Linux.
-  const auto since_epoch = std::chrono::duration_cast<std::chrono::nanoseconds>(when.time_since_epoch()).count();
-  timespec at{static_cast<time_t>(since_epoch / 1000000000), static_cast<long>(since_epoch % 1000000000)};
-  while (::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, nullptr) == EINTR) {
-  }
-}
-
-// ---- Stall watchdog: a lost wake stops the program instead of hanging it -------------
-
-class Watchdog {
- public:
-  explicit Watchdog(std::chrono::seconds limit) : limit_(limit), thread_([this] { watch(); }) {}
-  Watchdog(const Watchdog&) = delete;
-  Watchdog& operator=(const Watchdog&) = delete;
-  ~Watchdog() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
-    }
-    changed_.notify_one();
-    thread_.join();
-  }
-  void arm(std::string label) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    label_ = std::move(label);
-    armed_at_ = Clock::now();
-    armed_ = true;
-  }
-  void disarm() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    armed_ = false;
-  }
-
- private:
-  void watch() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    while (!stop_) {
-      changed_.wait_for(lock, std::chrono::seconds(1));  // the same few wakes in every row
-      if (armed_ && Clock::now() - armed_at_ > limit_) {
-        data_check_failed(label_ + " did not finish within " + std::to_string(limit_.count()) + " s (a lost wake)");
-      }
-    }
-  }
-
-  const std::chrono::seconds limit_;
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  bool stop_ = false;
-  bool armed_ = false;
-  Clock::time_point armed_at_;
-  std::string label_;
-  std::thread thread_;  // last: starts after the members it reads
-};
+[[noreturn]] void data_check_failed(const std::string& what) { fev_bench::data_check_failed("async_bench", what); }
 
 // ---- Rows, usage, statistics ---------------------------------------------------------
-
-struct Usage {
-  double cpu_s = 0;
-  long switches = 0;
-  static Usage now() {
-    Usage usage;
-    timespec cpu{};
-    (void)::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
-    usage.cpu_s = static_cast<double>(cpu.tv_sec) + static_cast<double>(cpu.tv_nsec) * 1e-9;
-    rusage self{};
-    (void)::getrusage(RUSAGE_SELF, &self);
-    usage.switches = self.ru_nvcsw + self.ru_nivcsw;
-    return usage;
-  }
-};
 
 struct Row {
   std::string impl;
@@ -189,24 +117,12 @@ struct Row {
 };
 
 void add_usage(Row& row, const Usage& before, const Usage& after, std::size_t count) {
-  const double n = static_cast<double>(count);
-  row.cpu_us = (after.cpu_s - before.cpu_s) * 1e6 / n;
-  row.switches = static_cast<double>(after.switches - before.switches) / n;
+  const fev_bench::PerUnit per = fev_bench::per_unit(before, after, count);
+  row.cpu_us = per.cpu_us;
+  row.switches = per.switches;
 }
 
-double percentile(const std::vector<std::int64_t>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  // Nearest rank: the smallest sample with at least p of all samples at or below it.
-  auto rank = static_cast<std::size_t>(p * static_cast<double>(sorted.size()) + 0.999999);
-  rank = std::clamp<std::size_t>(rank, 1, sorted.size());
-  return static_cast<double>(sorted[rank - 1]);
-}
-
-void add_percentiles(Row& row, std::vector<std::int64_t> samples) {
-  std::sort(samples.begin(), samples.end());
-  row.p50_ns = percentile(samples, 0.50);
-  row.p99_ns = percentile(samples, 0.99);
-}
+using fev_bench::add_percentiles;
 
 // One wake per round: when the signal was sent, and when the waiter ran again.
 struct WakeLog {
@@ -777,15 +693,8 @@ Row ring_asio(const Options& options) {
 
 // ---- Output ------------------------------------------------------------------------------
 
-enum class Better { lower, higher };
-
-struct Column {
-  const char* title;
-  std::optional<double> Row::*field;
-  int precision;
-  Better better;
-  double scale;  // shown value = stored value * scale (ns -> us: 1e-3)
-};
+using fev_bench::Better;
+using Column = fev_bench::Column<Row>;
 
 bool is_fev(const Row& row) { return row.impl.rfind("fev", 0) == 0; }
 
@@ -796,23 +705,14 @@ std::string against_best_peer(const std::vector<Row>& rows, const Row& fev, cons
   for (const Row& row : rows) {
     const std::optional<double> value = row.*column.field;
     if (is_fev(row) || !value) continue;
-    if (!best || (column.better == Better::lower ? *value < *best : *value > *best)) best = value;
+    if (!best || fev_bench::beats(column.better, *value, *best)) best = value;
   }
   const std::optional<double> mine = fev.*column.field;
   // A value that shows as 0 at the column's precision (no context switch in a thousand
   // rounds) gives no meaningful ratio.
   const double shown_zero = 0.5 * std::pow(10.0, -column.precision) / column.scale;
   if (!mine || !best || *mine < shown_zero || *best < shown_zero) return "-";
-  const double factor = column.better == Better::lower ? *best / *mine : *mine / *best;  // > 1: fev better
-  char text[32];
-  if (factor >= 1.1) {
-    std::snprintf(text, sizeof text, "%.*fx better", factor >= 100 ? 0 : 2, factor);
-  } else if (1 / factor >= 1.1) {
-    std::snprintf(text, sizeof text, "%.*fx worse", 1 / factor >= 100 ? 0 : 2, 1 / factor);
-  } else {
-    std::snprintf(text, sizeof text, "level");
-  }
-  return text;
+  return fev_bench::against_best_peer_text(column.better, *mine, *best);
 }
 
 constexpr int kNameWidth = 36;
@@ -824,10 +724,9 @@ void print_table(const std::string& title, const std::vector<Column>& columns, c
   for (const Row& row : rows) {
     std::printf("    %-*s", kNameWidth, row.impl.c_str());
     for (const Column& column : columns) {
-      const std::optional<double> value = row.*column.field;
-      char text[32] = "-";
-      if (value) std::snprintf(text, sizeof text, "%.*f", column.precision, *value * column.scale);
-      std::printf(" %13s", text);
+      std::optional<double> value = row.*column.field;
+      if (value) *value *= column.scale;
+      std::printf(" %13s", fev_bench::value_text(value, column.precision).c_str());
     }
     std::printf("\n");
   }
@@ -893,30 +792,16 @@ void usage(std::FILE* to) {
                "  --stall-s N        a row that takes longer fails the data check (default 60)\n");
 }
 
-template <class Int>
-bool parse_int(std::string_view text, Int& value) {
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  return error == std::errc() && end == text.data() + text.size();
-}
+using fev_bench::parse_int;
 
 // Returns an empty string, or the reason the arguments are bad.
 std::string parse(int argc, char** argv, Options& options) {
   bool wakes_given = false, rounds_given = false, items_given = false, repeat_given = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
+  fev_bench::Arguments args(argc, argv);
+  while (args.next()) {
+    const std::string_view arg = args.name();
     std::string_view value;
-    const auto equals = arg.find('=');
-    const bool has_value = equals != std::string_view::npos;
-    if (has_value) {
-      value = arg.substr(equals + 1);
-      arg = arg.substr(0, equals);
-    }
-    const auto need_value = [&]() -> bool {
-      if (has_value) return true;
-      if (i + 1 >= argc) return false;
-      value = argv[++i];
-      return true;
-    };
+    const auto need_value = [&] { return args.value(value); };
     const std::string bad = "bad or missing value for " + std::string(arg);
     long gap_us = 0;
     if (arg == "--help" || arg == "-h") {
@@ -945,18 +830,13 @@ std::string parse(int argc, char** argv, Options& options) {
       if (!need_value() || !parse_int(value, options.stall_s) || options.stall_s <= 0) return bad + " (>= 1)";
     } else if (arg == "--section") {
       if (!need_value()) return bad;
-      options.sections.clear();
-      while (!value.empty()) {
-        const auto comma = value.find(',');
-        options.sections.emplace_back(value.substr(0, comma));
-        value = comma == std::string_view::npos ? std::string_view{} : value.substr(comma + 1);
-      }
+      options.sections = fev_bench::split(value);
       for (const std::string& section : options.sections) {
         if (section != "t2c" && section != "c2t" && section != "pingpong" && section != "ring")
           return "unknown section " + section + " (t2c, c2t, pingpong, ring)";
       }
     } else {
-      return "unknown argument " + std::string(argv[i]);
+      return "unknown argument " + std::string(args.whole());
     }
   }
   if (options.quick) {
@@ -990,7 +870,7 @@ int main(int argc, char** argv) {
               futex_waits ? "in io_uring futex waits" : "by polling every 1 ms (no io_uring futex waits here)",
               fev_bench::kAsioFlavour, fev_bench::kAsioVersion / 100000, fev_bench::kAsioVersion / 100 % 1000,
               fev_bench::kAsioVersion % 100, options.quick ? "; --quick" : "");
-  Watchdog watchdog{std::chrono::seconds(options.stall_s)};
+  Watchdog watchdog("async_bench", std::chrono::seconds(options.stall_s), "a lost wake");
 
   const std::vector<Column> wake_columns{{"p50 us", &Row::p50_ns, 1, Better::lower, 1e-3},
                                          {"p99 us", &Row::p99_ns, 1, Better::lower, 1e-3},

@@ -45,7 +45,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -65,15 +64,22 @@
 #include <utility>
 #include <vector>
 
+#include "arguments.hpp"
 #include "baselines.hpp"
+#include "compare.hpp"
+#include "data_check.hpp"
+#include "measure.hpp"
 #include "queues.hpp"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using fev_bench::Clock;
 using fev_bench::Item;
+using fev_bench::now_ns;
+using fev_bench::sleep_until;
+using fev_bench::Usage;
+using fev_bench::Watchdog;
 
-constexpr int kDataCheckFailed = 1;
 constexpr int kBadArgument = 2;
 constexpr std::size_t kCapacity = 1024;
 
@@ -93,60 +99,9 @@ struct Options {
   }
 };
 
-[[noreturn]] void data_check_failed(const std::string& what) {
-  std::fprintf(stderr, "conditions: data check failed: %s\n", what.c_str());
-  std::fflush(stdout);
-  std::_Exit(kDataCheckFailed);
-}
+[[noreturn]] void data_check_failed(const std::string& what) { fev_bench::data_check_failed("conditions", what); }
 
 // ---- Stall watchdog: a queue or event that loses a wakeup stops the program --------
-
-class Watchdog {
- public:
-  explicit Watchdog(std::chrono::seconds limit) : limit_(limit), thread_([this] { watch(); }) {}
-  Watchdog(const Watchdog&) = delete;
-  Watchdog& operator=(const Watchdog&) = delete;
-  ~Watchdog() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
-    }
-    changed_.notify_one();
-    thread_.join();
-  }
-  void arm(std::string label) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    label_ = std::move(label);
-    armed_at_ = Clock::now();
-    armed_ = true;
-  }
-  void disarm() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    armed_ = false;
-  }
-
- private:
-  void watch() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    while (!stop_) {
-      // Wakes once a second at most: a few context switches per minute, in every row alike.
-      changed_.wait_for(lock, std::chrono::seconds(1));
-      if (armed_ && Clock::now() - armed_at_ > limit_) {
-        data_check_failed(label_ + " did not finish within " + std::to_string(limit_.count()) +
-                          " s (a lost wakeup or a deadlock)");
-      }
-    }
-  }
-
-  const std::chrono::seconds limit_;
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  bool stop_ = false;
-  bool armed_ = false;
-  Clock::time_point armed_at_;
-  std::string label_;
-  std::thread thread_;  // last: starts after the members it reads
-};
 
 Watchdog* g_watchdog = nullptr;
 
@@ -155,24 +110,6 @@ struct Armed {
   Armed(const Armed&) = delete;
   Armed& operator=(const Armed&) = delete;
   ~Armed() { g_watchdog->disarm(); }
-};
-
-// ---- Process-wide CPU time and context switches -----------------------------------
-
-struct Usage {
-  double cpu_s = 0;
-  long switches = 0;
-
-  static Usage now() {
-    Usage usage;
-    timespec cpu{};
-    (void)::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
-    usage.cpu_s = static_cast<double>(cpu.tv_sec) + static_cast<double>(cpu.tv_nsec) * 1e-9;
-    rusage self{};
-    (void)::getrusage(RUSAGE_SELF, &self);
-    usage.switches = self.ru_nvcsw + self.ru_nivcsw;
-    return usage;
-  }
 };
 
 // ---- CPU placement -----------------------------------------------------------------
@@ -198,18 +135,6 @@ void pin_self_to(int cpu) {
   }
 }
 
-void sleep_until(Clock::time_point when) {
-  // steady_clock is CLOCK_MONOTONIC on Linux; an absolute sleep does not drift.
-  const auto since_epoch = std::chrono::duration_cast<std::chrono::nanoseconds>(when.time_since_epoch()).count();
-  timespec at{static_cast<time_t>(since_epoch / 1000000000), static_cast<long>(since_epoch % 1000000000)};
-  while (::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, nullptr) == EINTR) {
-  }
-}
-
-std::int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
-}
-
 // ---- Rows and statistics ------------------------------------------------------------
 
 struct Row {
@@ -222,24 +147,12 @@ struct Row {
   std::optional<double> mitems_per_s, cpu_us_per_item, switches_per_item, p50_ns, p99_ns;
 };
 
-double percentile(const std::vector<std::int64_t>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  // Nearest rank: the smallest sample with at least p of all samples at or below it.
-  auto rank = static_cast<std::size_t>(p * static_cast<double>(sorted.size()) + 0.999999);
-  rank = std::clamp<std::size_t>(rank, 1, sorted.size());
-  return static_cast<double>(sorted[rank - 1]);
-}
-
-void add_percentiles(Row& row, std::vector<std::int64_t> samples) {
-  std::sort(samples.begin(), samples.end());
-  row.p50_ns = percentile(samples, 0.50);
-  row.p99_ns = percentile(samples, 0.99);
-}
+using fev_bench::add_percentiles;
 
 void add_usage(Row& row, const Usage& before, const Usage& after, std::size_t items) {
-  const double n = static_cast<double>(items);
-  row.cpu_us_per_item = (after.cpu_s - before.cpu_s) * 1e6 / n;
-  row.switches_per_item = static_cast<double>(after.switches - before.switches) / n;
+  const fev_bench::PerUnit per_item = fev_bench::per_unit(before, after, items);
+  row.cpu_us_per_item = per_item.cpu_us;
+  row.switches_per_item = per_item.switches;
 }
 
 // ---- pool: consumers parked on one queue, spaced items ------------------------------
@@ -524,10 +437,11 @@ std::vector<EventImpl> event_impls() {
 
 // ---- Output ------------------------------------------------------------------------------
 
-enum class Better { lower, higher };
+using fev_bench::Better;
+using Column = fev_bench::Column<Row>;
 
-// "level" (within 10%), "2.10x better" or "1.40x worse": fev against the best peer (the
-// best implementation other than fev) in one column; "-" when either is missing.
+// fev against the best peer (the best implementation other than fev) in one column;
+// "-" when either is missing.
 std::string fev_against_best_peer(const std::vector<Row>& rows, std::size_t first, std::size_t end,
                                   std::optional<double> Row::*field, Better better) {
   std::optional<double> fev;
@@ -537,37 +451,13 @@ std::string fev_against_best_peer(const std::vector<Row>& rows, std::size_t firs
     if (!value) continue;
     if (rows[i].impl == "fev") {
       fev = value;
-    } else if (!best || (better == Better::lower ? *value < *best : *value > *best)) {
+    } else if (!best || fev_bench::beats(better, *value, *best)) {
       best = value;
     }
   }
   if (!fev || !best || *fev <= 0 || *best <= 0) return "-";
-  const double factor = better == Better::lower ? *best / *fev : *fev / *best;  // > 1: fev better
-  char text[32];
-  const double worse = 1 / factor;
-  if (factor >= 1.1) std::snprintf(text, sizeof text, "%.*fx better", factor >= 100 ? 0 : 2, factor);
-  else if (worse >= 1.1) std::snprintf(text, sizeof text, "%.*fx worse", worse >= 100 ? 0 : 2, worse);
-  else std::snprintf(text, sizeof text, "level");
-  return text;
+  return fev_bench::against_best_peer_text(better, *fev, *best);
 }
-
-std::string field_text(std::optional<double> value, int precision) {
-  if (!value) return "-";
-  char text[32];
-  std::snprintf(text, sizeof text, "%.*f", precision, *value);
-  return text;
-}
-
-struct Column {
-  Column(const char* column_title, std::optional<double> Row::*row_field, int digits, Better which_better,
-         double shown_scale = 1)
-      : title(column_title), field(row_field), precision(digits), better(which_better), scale(shown_scale) {}
-  const char* title;
-  std::optional<double> Row::*field;
-  int precision;
-  Better better;
-  double scale;  // shown value = stored value * scale (ns -> us: 1e-3)
-};
 
 // Prints rows [first, end) of one scenario, and a last line with fev against the best peer per column.
 void print_scenario(const std::vector<Row>& rows, std::size_t first, std::size_t end, const std::vector<Column>& columns) {
@@ -577,7 +467,7 @@ void print_scenario(const std::vector<Row>& rows, std::size_t first, std::size_t
     for (const Column& column : columns) {
       std::optional<double> value = rows[i].*column.field;
       if (value) *value *= column.scale;
-      std::printf(" %13s", field_text(value, column.precision).c_str());
+      std::printf(" %13s", fev_bench::value_text(value, column.precision).c_str());
     }
     std::printf("\n");
   }
@@ -625,41 +515,17 @@ void usage(std::FILE* to) {
                "  --csv FILE         also write every row as CSV\n");
 }
 
-template <class Int>
-bool parse_int(std::string_view text, Int& value) {
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  return error == std::errc() && end == text.data() + text.size();
-}
-
-std::vector<std::string> split(std::string_view text) {
-  std::vector<std::string> parts;
-  while (!text.empty()) {
-    const auto comma = text.find(',');
-    parts.emplace_back(text.substr(0, comma));
-    if (comma == std::string_view::npos) break;
-    text.remove_prefix(comma + 1);
-  }
-  return parts;
-}
+using fev_bench::parse_int;
+using fev_bench::split;
 
 // Returns an empty string, or the reason the arguments are bad.
 std::string parse(int argc, char** argv, Options& options) {
   bool items_given = false, pool_given = false, rounds_given = false, wakes_given = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
+  fev_bench::Arguments args(argc, argv);
+  while (args.next()) {
+    const std::string_view arg = args.name();
     std::string_view value;
-    const auto equals = arg.find('=');
-    const bool has_value = equals != std::string_view::npos;
-    if (has_value) {
-      value = arg.substr(equals + 1);
-      arg = arg.substr(0, equals);
-    }
-    const auto need_value = [&]() -> bool {
-      if (has_value) return true;
-      if (i + 1 >= argc) return false;
-      value = argv[++i];
-      return true;
-    };
+    const auto need_value = [&] { return args.value(value); };
     const std::string bad = "bad or missing value for " + std::string(arg);
     if (arg == "--help" || arg == "-h") {
       usage(stdout);
@@ -693,7 +559,7 @@ std::string parse(int argc, char** argv, Options& options) {
       if (!need_value()) return bad;
       options.csv = std::string(value);
     } else {
-      return "unknown argument " + std::string(argv[i]);
+      return "unknown argument " + std::string(args.whole());
     }
   }
   if (options.quick) {
@@ -716,7 +582,7 @@ int main(int argc, char** argv) {
   }
   (void)::prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);  // precise sleeps; harmless if refused
   read_allowed_cpus();
-  Watchdog watchdog(std::chrono::seconds(options.stall_s));
+  Watchdog watchdog("conditions", std::chrono::seconds(options.stall_s), "a lost wakeup or a deadlock");
   g_watchdog = &watchdog;
 
   std::printf("conditions: %u CPUs online, %zu allowed; fev spin limit %lld ns%s\n", std::thread::hardware_concurrency(),

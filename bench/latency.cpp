@@ -35,7 +35,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -51,7 +50,9 @@
 #include <utility>
 #include <vector>
 
+#include "arguments.hpp"
 #include "baselines.hpp"
+#include "measure.hpp"
 
 namespace {
 
@@ -291,13 +292,7 @@ struct Row {
   double vs_condvar = 0, vs_best_peer = 0;
 };
 
-double percentile(const std::vector<std::int64_t>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  // Nearest rank: the smallest sample with at least p of all samples at or below it.
-  auto rank = static_cast<std::size_t>(p * static_cast<double>(sorted.size()) + 0.999999);
-  rank = std::clamp<std::size_t>(rank, 1, sorted.size());
-  return static_cast<double>(sorted[rank - 1]);
-}
+using fev_bench::percentile;
 
 Row summarize(Mode mode, Regime regime, std::string_view impl, Samples samples) {
   std::sort(samples.ns.begin(), samples.ns.end());
@@ -383,39 +378,15 @@ void usage(std::FILE* to) {
                "  --fev-spin-ns N    fev::set_spin_limit(N ns) for this run (default: library default)\n");
 }
 
-std::vector<std::string> split(std::string_view text) {
-  std::vector<std::string> parts;
-  while (!text.empty()) {
-    const auto comma = text.find(',');
-    parts.emplace_back(text.substr(0, comma));
-    if (comma == std::string_view::npos) break;
-    text.remove_prefix(comma + 1);
-  }
-  return parts;
-}
-
-template <class Int>
-bool parse_int(std::string_view text, Int& value) {
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  return error == std::errc() && end == text.data() + text.size();
-}
+using fev_bench::parse_int;
+using fev_bench::split;
 
 bool parse(int argc, char** argv, Options& options) {
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
+  fev_bench::Arguments args(argc, argv);
+  while (args.next()) {
+    const std::string_view arg = args.name();
     std::string_view value;
-    const auto equals = arg.find('=');
-    const bool has_value = equals != std::string_view::npos;
-    if (has_value) {
-      value = arg.substr(equals + 1);
-      arg = arg.substr(0, equals);
-    }
-    const auto need_value = [&]() -> bool {
-      if (has_value) return true;
-      if (i + 1 >= argc) return false;
-      value = argv[++i];
-      return true;
-    };
+    const auto need_value = [&] { return args.value(value); };
     if (arg == "--help" || arg == "-h") {
       usage(stdout);
       std::exit(0);
