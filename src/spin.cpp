@@ -8,8 +8,10 @@
 #include <thread>
 
 #if defined(__linux__)
+#include <dirent.h>
 #include <sched.h>
-#include <unistd.h>
+
+#include <cstdlib>
 #endif
 
 namespace fev {
@@ -62,15 +64,31 @@ struct SpinHistory {
 
 thread_local SpinHistory history;
 
-// Whether the whole process may run on one CPU only (taskset, a one-CPU cpuset). The
-// main thread's mask stands for the process: a waiter pinned to one CPU of several may
-// still be released from another, so its own mask says nothing.
+// Whether every thread of this process may run on one and the same CPU only (taskset
+// -c N, a one-CPU cpuset): then nothing can change the word while a thread pause-spins.
+// The union of all the threads' masks, not one thread's: a process that pins its main
+// thread (or a waiter) to one CPU may still run its other threads elsewhere, and their
+// releases are what a spin waits for. Unknown (the task list cannot be read) counts as
+// "several": the learned rates still stop spins that do not pay.
 bool only_one_cpu() noexcept {
 #if defined(__linux__)
-  cpu_set_t allowed;
-  if (sched_getaffinity(getpid(), sizeof allowed, &allowed) == 0) return CPU_COUNT(&allowed) == 1;
-#endif
+  DIR* tasks = opendir("/proc/self/task");
+  if (tasks == nullptr) return false;
+  cpu_set_t all;
+  CPU_ZERO(&all);
+  while (const dirent* task = readdir(tasks)) {
+    if (task->d_name[0] < '0' || task->d_name[0] > '9') continue;  // "." and ".."
+    cpu_set_t allowed;
+    if (sched_getaffinity(static_cast<pid_t>(std::strtol(task->d_name, nullptr, 10)), sizeof allowed, &allowed) != 0)
+      continue;  // the thread has exited meanwhile
+    CPU_OR(&all, &all, &allowed);
+    if (CPU_COUNT(&all) > 1) break;
+  }
+  closedir(tasks);
+  return CPU_COUNT(&all) == 1;
+#else
   return std::thread::hardware_concurrency() == 1;
+#endif
 }
 
 }  // namespace

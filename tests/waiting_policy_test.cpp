@@ -4,6 +4,10 @@
 // outlast the caller's deadline.
 #include <gtest/gtest.h>
 
+#if defined(__linux__)
+#include <sched.h>
+#endif
+
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -213,6 +217,34 @@ TEST(SpinPolicy, SpinsAfterWakingAPeerEvenWhenSpinsStoppedPaying) {
     EXPECT_EQ(plan.pause, 0ns) << "only the wait right after a wake";
     fev::detail::end_spin(plan, failed);
   }).join();
+}
+
+// Pinning the main thread to one CPU must not turn spinning off for the whole process
+// (it did: the policy read the main thread's mask as the process's).
+TEST(SpinPolicy, PinnedMainThreadDoesNotStopOtherThreadsSpinning) {
+#if defined(__linux__)
+  SpinLimit limit(4us);
+  cpu_set_t original;
+  ASSERT_EQ(sched_getaffinity(0, sizeof original, &original), 0);
+  if (CPU_COUNT(&original) < 2) GTEST_SKIP() << "this process may run on one CPU only";
+  int first = 0;
+  while (!CPU_ISSET(first, &original)) ++first;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(first, &one);
+  ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);  // gtest runs tests on the main thread
+  std::chrono::nanoseconds planned{-1};
+  std::thread([&] {
+    (void)sched_setaffinity(0, sizeof original, &original);  // this thread may run anywhere
+    const fev::detail::SpinPlan plan = fev::detail::begin_spin(fev::Deadline::max());
+    planned = plan.pause;
+    fev::detail::end_spin(plan, {true, false, 0ns, 0});
+  }).join();
+  ASSERT_EQ(sched_setaffinity(0, sizeof original, &original), 0);
+  EXPECT_EQ(planned, fev::spin_limit()) << "a thread that may run on several CPUs spins on its first wait";
+#else
+  GTEST_SKIP() << "CPU affinity is read on Linux only";
+#endif
 }
 
 }  // namespace

@@ -15,8 +15,10 @@
 //  - a thread that has just woken a parked thread spins its next wait in any case: the
 //    woken thread is about to run and often answers at once (without this, two threads
 //    that learned that spins do not pay would keep parking and waking each other);
-//  - on a process allowed to run on one CPU only, the pause spin is skipped (nothing can
-//    change the word while this thread spins).
+//  - when every thread of the process may run only on one and the same CPU (the union
+//    of their affinity masks), the pause spin is skipped (nothing in the process can
+//    change the word while this thread spins). One pinned thread, the main thread
+//    included, does not count: the others may run elsewhere.
 // Event, AutoResetEvent, Ring and wait_any/wait_all all spin through spin_until(); none
 // keeps a policy of its own.
 #pragma once
