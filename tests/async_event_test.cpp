@@ -331,6 +331,12 @@ Detached wait_and_check(ThreadPool& pool, fev::Event& event, std::stop_token sto
 }
 
 TEST(AsyncEvent, CancellationRacingSetResumesExactlyOnce) {
+#if defined(_WIN32)
+  // See ring_api_test's Cancellation suite: ~std::stop_callback, after a callback that
+  // ran on another thread, acquires a std::binary_semaphore, which loses wakeups in
+  // mingw-w64's libstdc++ 12 under wine.
+  GTEST_SKIP() << "std::stop_callback can hang under wine + mingw-w64 libstdc++ 12 (its binary_semaphore loses wakeups)";
+#endif
   constexpr int kRounds = 10000;
   ThreadPool pool(2);
   std::atomic<int> round{-1};
