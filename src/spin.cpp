@@ -29,8 +29,15 @@ constexpr std::uint32_t kProbeInterval = 32;
 // At most this many sched_yield()s after the pause spin; kYields while yields pay.
 constexpr std::uint32_t kMaxYields = 4;
 constexpr std::uint32_t kYields = 2;
-// How often (in waits) a thread re-reads how many CPUs it may run on.
-constexpr std::uint32_t kCpuRecheckInterval = 1024;
+// How often a thread re-reads how many CPUs the process may run on.
+constexpr std::chrono::seconds kCpuRecheckInterval{1};
+// A thread that has just woken a parked thread waits, after its pause spin, with yields
+// for up to this many spin limits: the woken thread needs some tens of microseconds to
+// run again (more under a hypervisor), and an answer it sends while we still poll keeps
+// both threads out of the park-and-wake cycle. Used while it pays, and by every
+// kAfterWakeProbeInterval-th such wait to find out.
+constexpr std::int64_t kAfterWakeYieldFactor = 16;
+constexpr std::uint32_t kAfterWakeProbeInterval = 8;
 
 // Success rates are fixed-point fractions of kRateOne, averaged over about the last 8
 // outcomes. Spinning (yielding) is planned while its rate is at least kRatePays: a few
@@ -53,7 +60,10 @@ void record(std::uint32_t& rate, bool paid, bool probe) noexcept {
 struct SpinHistory {
   std::uint32_t pause_rate = kRateOne;    // how often the pause spin ended the wait
   std::uint32_t yield_rate = kRateOne / 2;  // how often a yield did, once the spin had not
+  std::uint32_t after_wake_rate = kRateOne / 2;  // how often a wait right after a wake paid
   std::uint32_t waits = 0;
+  std::uint32_t after_wakes = 0;
+  std::chrono::steady_clock::time_point cpus_checked{};  // never: check on the first wait
   bool one_cpu = false;
   // This thread woke a parked thread since its last wait. The woken thread is on its way
   // back and usually answers within a few microseconds; without this, two threads that
@@ -72,6 +82,8 @@ thread_local SpinHistory history;
 // "several": the learned rates still stop spins that do not pay.
 bool only_one_cpu() noexcept {
 #if defined(__linux__)
+  cpu_set_t own;
+  if (sched_getaffinity(0, sizeof own, &own) == 0 && CPU_COUNT(&own) > 1) return false;  // the cheap answer
   DIR* tasks = opendir("/proc/self/task");
   if (tasks == nullptr) return false;
   cpu_set_t all;
@@ -117,22 +129,31 @@ void note_woke_peer() noexcept { history.woke_peer = true; }
 
 SpinPlan begin_spin(Deadline deadline) noexcept {
   const nanoseconds limit = spin_limit();
-  if (history.waits % kCpuRecheckInterval == 0) history.one_cpu = only_one_cpu();
+  const auto start = std::chrono::steady_clock::now();
+  if (start - history.cpus_checked >= kCpuRecheckInterval) {
+    history.one_cpu = only_one_cpu();
+    history.cpus_checked = start;
+  }
   const bool probe = history.waits % kProbeInterval == 0;
   const bool after_wake = history.woke_peer;
   history.woke_peer = false;
   ++history.waits;
 
-  SpinPlan plan{std::chrono::steady_clock::now(), nanoseconds::zero(), 0, probe};
+  SpinPlan plan{start, nanoseconds::zero(), 0, nanoseconds::zero(), probe, false};
   if (!history.one_cpu && (probe || after_wake || history.pause_rate >= kRatePays)) plan.pause = limit;
   if (probe) {
     plan.yields = kMaxYields;
   } else if (history.yield_rate >= kRatePays) {
     plan.yields = kYields;
   }
+  if (after_wake) {
+    plan.after_wake = true;
+    const bool after_wake_probe = history.after_wakes++ % kAfterWakeProbeInterval == 0;
+    if (after_wake_probe || history.after_wake_rate >= kRatePays) plan.yield_for = limit * kAfterWakeYieldFactor;
+  }
   if (deadline != Deadline::max()) {
     const auto left = deadline - plan.start;
-    if (left <= left.zero()) return {plan.start, nanoseconds::zero(), 0, probe};
+    if (left <= left.zero()) return {plan.start, nanoseconds::zero(), 0, nanoseconds::zero(), probe, false};
     plan.pause = std::min(plan.pause, std::chrono::duration_cast<nanoseconds>(left));
   }
   return plan;
@@ -141,6 +162,7 @@ SpinPlan begin_spin(Deadline deadline) noexcept {
 void end_spin(const SpinPlan& plan, const SpinOutcome& outcome) noexcept {
   if (plan.pause > nanoseconds::zero()) record(history.pause_rate, outcome.done && !outcome.by_yield, plan.probe);
   if (outcome.yields_used > 0) record(history.yield_rate, outcome.by_yield, plan.probe);
+  if (plan.after_wake) record(history.after_wake_rate, outcome.done, plan.yield_for > nanoseconds::zero());
 }
 
 }  // namespace detail

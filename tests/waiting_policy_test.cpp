@@ -247,4 +247,51 @@ TEST(SpinPolicy, PinnedMainThreadDoesNotStopOtherThreadsSpinning) {
 #endif
 }
 
+// Right after waking a parked thread, a waiter keeps polling with yields for up to 16
+// spin limits while that pays: the woken thread answers only once it runs again (tens
+// of microseconds), and an answer that finds us polling keeps both threads from
+// parking. While it does not pay, only every 8th such wait tries; one that pays turns
+// it back on.
+TEST(SpinPolicy, AfterAWakeYieldsLongerWhileThatPays) {
+  SpinLimit limit(4us);
+  std::thread([] {
+    std::atomic<std::uint32_t> word{0};
+    const auto plan_after_wake = [&] {
+      fev::DefaultWait::wake_one(word);  // as set() or a push does when someone is parked
+      return fev::detail::begin_spin(fev::Deadline::max());
+    };
+    const fev::detail::SpinOutcome failed{false, false, 4us, 0};
+    fev::detail::SpinPlan plan = plan_after_wake();
+    if (plan.pause == 0ns) GTEST_SKIP() << "one CPU: this process never pause-spins";
+    EXPECT_TRUE(plan.after_wake);
+    EXPECT_EQ(plan.yield_for, 16 * fev::spin_limit());
+    fev::detail::end_spin(plan, failed);
+
+    int extended = 0;
+    for (int wait = 1; wait < 24; ++wait) {
+      plan = plan_after_wake();
+      if (wait >= 8 && plan.yield_for > 0ns) ++extended;
+      fev::detail::end_spin(plan, failed);
+    }
+    EXPECT_EQ(extended, 2) << "after-wake waits that keep failing: only every 8th tries";
+
+    // The next try pays: back on for the following ones.
+    for (int wait = 0; wait < 8; ++wait) {
+      plan = plan_after_wake();
+      if (plan.yield_for > 0ns) break;
+      fev::detail::end_spin(plan, failed);
+    }
+    ASSERT_GT(plan.yield_for, 0ns);
+    fev::detail::end_spin(plan, {true, true, 4us, 10});
+    plan = plan_after_wake();
+    EXPECT_GT(plan.yield_for, 0ns);
+    fev::detail::end_spin(plan, failed);
+
+    plan = fev::detail::begin_spin(fev::Deadline::max());  // no wake before this one
+    EXPECT_FALSE(plan.after_wake);
+    EXPECT_EQ(plan.yield_for, 0ns);
+    fev::detail::end_spin(plan, failed);
+  }).join();
+}
+
 }  // namespace

@@ -12,9 +12,12 @@
 //    none once they stopped paying;
 //  - every kProbeInterval-th wait spins and yields the full amount again, so a thread
 //    whose situation changed relearns it;
-//  - a thread that has just woken a parked thread spins its next wait in any case: the
-//    woken thread is about to run and often answers at once (without this, two threads
-//    that learned that spins do not pay would keep parking and waking each other);
+//  - a thread that has just woken a parked thread spins its next wait in any case, and
+//    then keeps yielding for up to 16 spin limits while such waits pay (every 8th tries
+//    anyway): the woken thread needs tens of microseconds to run again, and if its
+//    answer finds us still polling, neither thread parks next time. Without this two
+//    threads, once one parked, keep parking and waking each other (each wake costs more
+//    than any spin lasts);
 //  - when every thread of the process may run only on one and the same CPU (the union
 //    of their affinity masks), the pause spin is skipped (nothing in the process can
 //    change the word while this thread spins). One pinned thread, the main thread
@@ -34,8 +37,10 @@ namespace fev::detail {
 struct SpinPlan {
   std::chrono::steady_clock::time_point start;
   std::chrono::nanoseconds pause;  // pause-spin budget (already capped by the deadline)
-  std::uint32_t yields;            // sched_yield()s after the pause spin
+  std::uint32_t yields;            // sched_yield()s after the pause spin, at least
+  std::chrono::nanoseconds yield_for;  // and more, until this long after `start` (0: none)
   bool probe;                      // a periodic full spin that relearns the history
+  bool after_wake;                 // the first wait after this thread woke a parked one
 };
 
 // How it went: the pause spin ended the wait after `paused`, or the `yields_used`-th
@@ -75,7 +80,10 @@ bool spin_until(Done&& done, Deadline deadline) noexcept(noexcept(done())) {
       if (outcome.done || outcome.paused >= plan.pause) break;
     }
   }
-  for (std::uint32_t yield = 0; !outcome.done && yield < plan.yields; ++yield) {
+  for (std::uint32_t yield = 0; !outcome.done; ++yield) {
+    if (yield >= plan.yields &&
+        (plan.yield_for <= std::chrono::nanoseconds::zero() || std::chrono::steady_clock::now() - plan.start >= plan.yield_for))
+      break;
     if (deadline != Deadline::max() && std::chrono::steady_clock::now() >= deadline) break;
     yield_cpu();
     outcome.yields_used = yield + 1;
