@@ -10,11 +10,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <optional>
 #include <thread>
 #include <vector>
 
 #include "fev/event.hpp"
 #include "fev/ring.hpp"
+#include "fev/ring_access.hpp"
 #include "fev/spin.hpp"
 #include "fev/wait_many.hpp"
 #include "test_backends.hpp"
@@ -57,6 +59,17 @@ class SpinLimit {
  private:
   std::chrono::nanoseconds before_;
 };
+
+// Wakes a parked thread the way a release does: a thread parks on an Event, this thread
+// sets it (set() sees the parked bit and wakes).
+void wake_a_parked_waiter() {
+  fev::Event event;
+  std::thread waiter([&] { event.wait(); });
+  // relaxed: a test's poll for the parked bit; set() orders what matters.
+  while (!(event.word().load(std::memory_order_relaxed) & fev::detail::EventBits::kParked)) std::this_thread::yield();
+  event.set();
+  waiter.join();
+}
 
 constexpr int kSleepers = 16;
 
@@ -205,8 +218,7 @@ TEST(SpinPolicy, SpinsAfterWakingAPeerEvenWhenSpinsStoppedPaying) {
     EXPECT_EQ(plan.pause, 0ns) << "spins stopped paying: park at once";
     fev::detail::end_spin(plan, failed);
 
-    std::atomic<std::uint32_t> word{0};
-    fev::DefaultWait::wake_one(word);  // as set() or a push does when someone is parked
+    wake_a_parked_waiter();
     plan = next_plan();
     ASSERT_FALSE(plan.probe);
     EXPECT_EQ(plan.pause, fev::spin_limit()) << "just woke a peer: spin whatever the history";
@@ -255,9 +267,8 @@ TEST(SpinPolicy, PinnedMainThreadDoesNotStopOtherThreadsSpinning) {
 TEST(SpinPolicy, AfterAWakeYieldsLongerWhileThatPays) {
   SpinLimit limit(4us);
   std::thread([] {
-    std::atomic<std::uint32_t> word{0};
-    const auto plan_after_wake = [&] {
-      fev::DefaultWait::wake_one(word);  // as set() or a push does when someone is parked
+    const auto plan_after_wake = [] {
+      wake_a_parked_waiter();
       return fev::detail::begin_spin(fev::Deadline::max());
     };
     const fev::detail::SpinOutcome failed{false, false, 4us, 0};
@@ -291,6 +302,27 @@ TEST(SpinPolicy, AfterAWakeYieldsLongerWhileThatPays) {
     EXPECT_FALSE(plan.after_wake);
     EXPECT_EQ(plan.yield_for, 0ns);
     fev::detail::end_spin(plan, failed);
+  }).join();
+}
+
+// A ring's wake (a push that wakes a parked consumer) does not make the pusher's next
+// wait poll longer: the woken consumer answers no one, and in a worker pool the extra
+// polling would only burn CPU.
+TEST(SpinPolicy, ARingWakeIsNotAnAnswerToWaitFor) {
+  SpinLimit limit(4us);
+  std::thread([] {
+    fev::Ring<int> ring(4);
+    std::thread consumer([&] { EXPECT_EQ(ring.pop(), std::optional<int>(1)); });
+    // relaxed: a test's poll of the sleeper count.
+    while (!(fev::detail::RingAccess::consumers_word(ring).load(std::memory_order_relaxed) &
+             fev::detail::RingAccess::kSleepersMask))
+      std::this_thread::yield();
+    ASSERT_TRUE(ring.push(1));  // wakes the parked consumer
+    consumer.join();
+    const fev::detail::SpinPlan plan = fev::detail::begin_spin(fev::Deadline::max());
+    EXPECT_FALSE(plan.after_wake);
+    EXPECT_EQ(plan.yield_for, 0ns);
+    fev::detail::end_spin(plan, {true, false, 0ns, 0});
   }).join();
 }
 

@@ -129,7 +129,10 @@ class BasicEvent : private detail::EventWord<!detail::process_shared<Wait>> {
       // relaxed on failure: the retry only recomputes `desired`.
     } while (!word_.compare_exchange_weak(seen, desired, std::memory_order_release,
                                           std::memory_order_relaxed));
-    if (seen & (kParked | kWakeOwed)) Wait::wake_all(word_);
+    if (seen & (kParked | kWakeOwed)) {
+      Wait::wake_all(word_);
+      detail::note_woke_peer();  // our next wait spins: a woken thread often answers
+    }
   }
 
   /// Resets the flag. Threads already released by an earlier set() stay released;
@@ -354,7 +357,10 @@ class BasicAutoResetEvent {
     // gone after the CAS, the wake uses only its address. Between processes the
     // setter of the edge may have died before its wake call: wake whenever a waiter
     // is registered, so a survivor's set() makes the wake it owed.
-    if ((!(seen & kSignaled) || detail::process_shared<Wait>) && seen >= kWaiterOne) Wait::wake_one(word_);
+    if ((!(seen & kSignaled) || detail::process_shared<Wait>) && seen >= kWaiterOne) {
+      Wait::wake_one(word_);
+      detail::note_woke_peer();  // our next wait spins: a woken thread often answers
+    }
   }
 
   /// Takes the signal if present: true iff it took one. Never blocks.

@@ -12,7 +12,8 @@
 //    none once they stopped paying;
 //  - every kProbeInterval-th wait spins and yields the full amount again, so a thread
 //    whose situation changed relearns it;
-//  - a thread that has just woken a parked thread spins its next wait in any case, and
+//  - a thread whose Event::set() or AutoResetEvent::set() has just woken a parked
+//    thread spins its next wait in any case, and
 //    then keeps yielding for up to 16 spin limits while such waits pay (every 8th tries
 //    anyway): the woken thread needs tens of microseconds to run again, and if its
 //    answer finds us still polling, neither thread parks next time. Without this two
@@ -55,8 +56,10 @@ struct SpinOutcome {
 SpinPlan begin_spin(Deadline deadline) noexcept;
 void end_spin(const SpinPlan& plan, const SpinOutcome& outcome) noexcept;
 void yield_cpu() noexcept;
-// Called by the wait backends' wake_one/wake_all: this thread's next wait spins (the
-// woken thread may answer it), whatever the thread's history says.
+// Called by Event::set() and AutoResetEvent::set() after they woke a parked thread:
+// this thread's next wait spins (the woken thread may answer it), whatever the thread's
+// history says, and then polls with yields while that pays. Not by the Ring: a woken
+// consumer answers no one, and a pool's consumers would poll for nothing.
 void note_woke_peer() noexcept;
 
 // Calls `done()` until it returns true or the plan's spin and yields are spent, with a

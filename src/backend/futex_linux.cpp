@@ -15,7 +15,6 @@
 #include <climits>
 #include <ctime>
 
-#include "fev/spin.hpp"
 #include "fev/wait.hpp"
 #include "monotonic_timespec.hpp"
 
@@ -54,7 +53,6 @@ WaitResult wait_on(const std::atomic<std::uint32_t>& word, std::uint32_t expecte
 // freed by a thread this wake released (glibc and folly do the same).
 void wake(const std::atomic<std::uint32_t>& word, std::uint32_t count, int private_flag) noexcept {
   (void)futex(word, FUTEX_WAKE | private_flag, count, nullptr, 0);
-  detail::note_woke_peer();
 }
 
 }  // namespace

@@ -3,7 +3,6 @@
 
 #include <cstddef>
 
-#include "fev/spin.hpp"
 
 namespace fev::backend::parking {
 namespace {
@@ -53,7 +52,6 @@ void wake(const std::atomic<std::uint32_t>& word) noexcept {
   // Buckets are shared between words, so wake everyone: a waiter of another word
   // re-checks its own word and parks again.
   bucket.parked.notify_all();
-  detail::note_woke_peer();
 }
 
 }  // namespace fev::backend::parking

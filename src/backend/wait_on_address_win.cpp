@@ -9,7 +9,6 @@
 
 #include <chrono>
 
-#include "fev/spin.hpp"
 #include "fev/wait.hpp"
 
 namespace fev::backend {
@@ -39,14 +38,8 @@ WaitResult Win32::wait(const std::atomic<std::uint32_t>& word, std::uint32_t exp
   }
 }
 
-void Win32::wake_one(const std::atomic<std::uint32_t>& word) noexcept {
-  WakeByAddressSingle(address_of(word));
-  detail::note_woke_peer();
-}
+void Win32::wake_one(const std::atomic<std::uint32_t>& word) noexcept { WakeByAddressSingle(address_of(word)); }
 
-void Win32::wake_all(const std::atomic<std::uint32_t>& word) noexcept {
-  WakeByAddressAll(address_of(word));
-  detail::note_woke_peer();
-}
+void Win32::wake_all(const std::atomic<std::uint32_t>& word) noexcept { WakeByAddressAll(address_of(word)); }
 
 }  // namespace fev::backend
