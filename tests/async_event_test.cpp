@@ -361,7 +361,13 @@ TEST(AsyncEvent, CancellationRacingSetResumesExactlyOnce) {
     wait_and_check(pool, *event, stop.get_token(), resumes, inconsistent, set_wins);
     current.store(&stop);
     round.store(r);
-    if (random() % 2) std::this_thread::yield();
+    if (r % 4 == 0) {
+      // Every 4th round the stop goes first for sure, so both outcomes are covered
+      // however the scheduler orders the racing rounds.
+      while (stopped_round.load() != r) std::this_thread::yield();
+    } else if (random() % 2) {
+      std::this_thread::yield();
+    }
     event->set();
     ASSERT_TRUE(eventually([&] { return stopped_round.load() == r && resumes.load() > 0; }));
     // A second resume would touch a freed frame (ASan) or count 2; a bit left behind by
@@ -372,7 +378,7 @@ TEST(AsyncEvent, CancellationRacingSetResumesExactlyOnce) {
   stopper.join();
   EXPECT_EQ(inconsistent.load(), 0);
   EXPECT_GT(set_wins.load(), 0);
-  EXPECT_LT(set_wins.load(), kRounds) << "the stop never won: the race was not exercised";
+  EXPECT_LE(set_wins.load(), kRounds - kRounds / 4) << "a stop that went first lost to a later set()";
 }
 
 TEST(AsyncEventDeathTest, DestroyingAnEventWithWaitersAborts) {
