@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: MIT
 // What a coroutine on fev::Loop may outlive: a Ring refuses to be destroyed while a
-// coroutine waits in async_pop/async_push on it (one line on stderr, then abort), and a
-// loop's waiter that was cancelled, or finished, leaves no registration behind.
+// coroutine waits in async_pop/async_push on it, and an Event while a coroutine waits
+// in async_wait (one line on stderr, then abort); a loop's waiter that was cancelled,
+// timed out or finished, or whose loop was destroyed, leaves no registration behind.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <memory>
 #include <optional>
 #include <stop_token>
 
+#include "fev/event.hpp"
 #include "fev/loop.hpp"
 #include "fev/ring.hpp"
 #include "fev/ring_access.hpp"
@@ -20,11 +24,14 @@ std::uint32_t sleepers(std::atomic<std::uint32_t>& word) {
   return word.load(std::memory_order_relaxed) & Access::kSleepersMask;
 }
 
-fev::Task<> pop_one(fev::Loop& loop, fev::Ring<int>& ring, std::optional<int>& got) {
+fev::Task<> pop_one(fev::Loop& loop, fev::Ring<int>& ring, std::optional<int>& got, int* started = nullptr) {
+  if (started != nullptr) ++*started;
   got = co_await fev::async_pop(loop, ring);
 }
 
-fev::Task<> pop_until_stopped(fev::Loop& loop, fev::Ring<int>& ring, std::stop_token stop, fev::Status& status) {
+fev::Task<> pop_until_stopped(fev::Loop& loop, fev::Ring<int>& ring, std::stop_token stop,
+                              std::optional<fev::Status>& status, int& started) {
+  ++started;
   status = (co_await fev::async_pop(loop, ring, std::move(stop))).status;
 }
 
@@ -49,17 +56,79 @@ TEST(LoopLifetime, RingDestroyedAfterItsCoroutinesLeft) {
   auto ring = std::make_unique<fev::Ring<int>>(4);
   std::optional<int> got;
   std::stop_source stop;
-  fev::Status status = fev::Status::ok;
-  loop.spawn(pop_one(loop, *ring, got));
-  loop.spawn(pop_until_stopped(loop, *ring, stop.get_token(), status));
-  loop.run_until([&] { return sleepers(Access::consumers_word(*ring)) == 2 * Access::kSleeperOne; });
+  std::optional<fev::Status> status;
+  int started = 0;
+  loop.spawn(pop_one(loop, *ring, got, &started));
+  loop.spawn(pop_until_stopped(loop, *ring, stop.get_token(), status, started));
+  // Both are suspended inside their co_await (a turn ran them that far).
+  loop.run_until([&] { return started == 2; });
   stop.request_stop();
+  // Only then the value: pushed at once, either waiter could take it (a stop ends only a
+  // pop that would have to wait).
+  loop.run_until([&] { return status.has_value(); });
+  EXPECT_EQ(status, fev::Status::cancelled);
   ASSERT_TRUE(ring->push(5));
   loop.run();
   EXPECT_EQ(got, std::optional<int>(5));
-  EXPECT_EQ(status, fev::Status::cancelled);
   EXPECT_EQ(sleepers(Access::consumers_word(*ring)), 0u);
   ring.reset();  // no refusal
+}
+
+fev::Task<> wait_for_event(fev::Loop& loop, fev::Event& event, bool& result) {
+  result = co_await fev::async_wait(loop, event);
+}
+
+fev::Task<> wait_for_event_briefly(fev::Loop& loop, fev::Event& event, std::chrono::milliseconds timeout,
+                                   std::stop_token stop, bool& result) {
+  result = co_await fev::async_wait_for(loop, event, timeout, std::move(stop));
+}
+
+std::size_t registered_loop_waits() {
+  return fev::detail::loop_event_waits.load(std::memory_order_relaxed);  // relaxed: a test's look
+}
+
+TEST(LoopLifetimeDeathTest, EventDestroyedWhileACoroutineWaits) {
+  if (!fev::Loop::supported()) GTEST_SKIP() << "io_uring is not available here";
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        fev::Loop loop;
+        auto* event = new fev::Event;
+        bool result = false;
+        loop.spawn(wait_for_event(loop, *event, result));
+        loop.run_until([&] { return registered_loop_waits() != 0; });
+        delete event;
+      },
+      "an Event was destroyed while coroutines were still waiting on it");
+}
+
+TEST(LoopLifetime, EventDestroyedAfterItsCoroutinesLeft) {
+  if (!fev::Loop::supported()) GTEST_SKIP() << "io_uring is not available here";
+  ASSERT_EQ(registered_loop_waits(), 0u);
+  auto event = std::make_unique<fev::Event>();
+  {
+    fev::Loop loop;
+    bool set_result = false, timed_result = true, stopped_result = true, abandoned_result = false;
+    std::stop_source stop;
+    loop.spawn(wait_for_event(loop, *event, set_result));
+    loop.spawn(wait_for_event_briefly(loop, *event, std::chrono::milliseconds(1), {}, timed_result));
+    loop.spawn(wait_for_event_briefly(loop, *event, std::chrono::hours(1), stop.get_token(), stopped_result));
+    loop.run_until([&] { return registered_loop_waits() == 3; });
+    stop.request_stop();
+    loop.run_until([&] { return registered_loop_waits() == 1; });  // timed out, cancelled
+    EXPECT_FALSE(timed_result);
+    EXPECT_FALSE(stopped_result);
+    event->set();
+    loop.run();
+    EXPECT_TRUE(set_result);
+    EXPECT_EQ(registered_loop_waits(), 0u);
+    // A task still waiting when its loop goes away leaves the registry with its frame.
+    event->clear();
+    loop.spawn(wait_for_event(loop, *event, abandoned_result));
+    loop.run_until([&] { return registered_loop_waits() == 1; });
+  }
+  EXPECT_EQ(registered_loop_waits(), 0u);
+  event.reset();  // no refusal
 }
 
 }  // namespace

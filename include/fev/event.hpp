@@ -22,6 +22,7 @@
 #include "fev/config.hpp"
 #include "fev/deadline.hpp"
 #include "fev/detail_error.hpp"
+#include "fev/detail_loop_waits.hpp"
 #include "fev/spin.hpp"
 #include "fev/wait.hpp"
 
@@ -69,6 +70,9 @@ class EventWord<true> {
     // cleared the bit (it was resumed by it, or joined with it), so it reads that value.
     if (word_.load(std::memory_order_relaxed) & EventBits::kAsyncWaiters)
       fatal_error("fev: an Event was destroyed while coroutines were still waiting on it (fev::async_wait)");
+    // relaxed: see fev/detail_loop_waits.hpp; one load while no loop coroutine waits.
+    if (loop_event_waits.load(std::memory_order_relaxed) != 0 && loop_event_wait_registered(&word_))
+      fatal_error("fev: an Event was destroyed while coroutines were still waiting on it (fev::async_wait on a fev::Loop)");
   }
   std::atomic<std::uint32_t> word_;
 };

@@ -75,11 +75,11 @@
 //  - the Event or Ring awaited must outlive the wait. A Ring destroyed while a thread or
 //    a coroutine waits on it (registered as a sleeper) stops the program with one line
 //    on stderr (fatal error, abort); so does an in-process Event destroyed while a
-//    coroutine waits on it through async_wait(loop.executor(), ...) or any executor.
-//    An Event destroyed while a coroutine waits on it through the io_uring futex wait
-//    (async_wait(loop, ...)) is undefined, as for a thread blocked in wait(), and is not
-//    detected: that waiter leaves no trace in the word that would tell it from a stale
-//    one;
+//    coroutine waits on it through async_wait(loop, ...) (registered by address while
+//    its wait is in flight, fev/detail_loop_waits.hpp) or through any executor
+//    (async_wait(loop.executor(), ...)). Not detected: an Event destroyed under
+//    async_wait_any (or under a thread's wait()), or an AutoResetEvent destroyed under
+//    a waiter; those are undefined;
 //  - the loop must outlive its tasks. ~Loop destroys the frames of spawned tasks that
 //    are still suspended (their waits are cancelled in the kernel first, and a ring
 //    waiter leaves the ring's sleepers as it would after a cancellation);
@@ -261,6 +261,11 @@ class EventWaitAwaiter : private ParkedOp {
   }
   bool await_resume() const noexcept { return result_; }
 
+  // A frame destroyed while its wait is in flight (~Loop) leaves the registry.
+  ~EventWaitAwaiter() { unregister_loop_event_wait(registration_); }
+  EventWaitAwaiter(const EventWaitAwaiter&) = delete;
+  EventWaitAwaiter& operator=(const EventWaitAwaiter&) = delete;
+
  private:
   bool passed() const noexcept { return deadline_ != Deadline::max() && std::chrono::steady_clock::now() >= deadline_; }
 
@@ -275,6 +280,8 @@ class EventWaitAwaiter : private ParkedOp {
       result_ = false;
       return false;
     }
+    // In-process events refuse to be destroyed under a registered wait (fev/event.hpp).
+    if (!process_shared<Wait> && registration_.address == nullptr) register_loop_event_wait(registration_, &word_);
     LoopAccess::queue_wait(*loop_, *this, word_, seen, word_kind<Wait>, deadline_);
     return true;
   }
@@ -288,6 +295,7 @@ class EventWaitAwaiter : private ParkedOp {
     } else if (self.arm(seen)) {
       return;  // a stale wake or a poll: waiting again
     }
+    unregister_loop_event_wait(self.registration_);
     self.unwatch_stop();
     self.waiter_.resume();  // the frame (and this awaiter) may be gone after this
   }
@@ -296,6 +304,7 @@ class EventWaitAwaiter : private ParkedOp {
   Deadline deadline_;
   std::uint32_t entry_ = 0;  // the word as first read: this waiter's generation
   bool result_ = false;
+  LoopEventWait registration_;  // while a wait on the word is in flight
 };
 
 // ---- Auto-reset events: BasicAutoResetEvent::wait_slow for a coroutine
