@@ -699,12 +699,14 @@ void force_loop_fallback(bool on) noexcept;
 /// must outlive every schedule() call.
 class LoopExecutor {
  public:
+  /// An executor for `loop` (the same as loop.executor()).
   explicit LoopExecutor(Loop& loop) noexcept : loop_(&loop) {}
   /// Queues `coroutine` to be resumed by the loop, once. From any thread; the call
   /// happens-before the resumption.
   void schedule(std::coroutine_handle<> coroutine) const noexcept;
   /// The loop it posts to.
   Loop& loop() const noexcept { return *loop_; }
+  /// Executors are equal when they post to the same loop.
   friend bool operator==(const LoopExecutor&, const LoopExecutor&) = default;
 
  private:
