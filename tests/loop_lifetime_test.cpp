@@ -131,4 +131,24 @@ TEST(LoopLifetime, EventDestroyedAfterItsCoroutinesLeft) {
   event.reset();  // no refusal
 }
 
+fev::Task<> take_signal(fev::Loop& loop, fev::AutoResetEvent& event, bool& result) {
+  result = co_await fev::async_wait(loop, event);
+}
+
+TEST(LoopLifetimeDeathTest, AutoResetEventDestroyedWhileACoroutineWaits) {
+  if (!fev::Loop::supported()) GTEST_SKIP() << "io_uring is not available here";
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        fev::Loop loop;
+        auto* event = new fev::AutoResetEvent;
+        bool result = false;
+        loop.spawn(take_signal(loop, *event, result));
+        // relaxed: a look at the waiter count (bits 1..31), on the loop's own thread.
+        loop.run_until([&] { return event->word().load(std::memory_order_relaxed) >= 2u; });
+        delete event;
+      },
+      "an AutoResetEvent was destroyed while threads or coroutines were still waiting on it");
+}
+
 }  // namespace

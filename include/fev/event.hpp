@@ -76,6 +76,29 @@ class EventWord<true> {
   }
   std::atomic<std::uint32_t> word_;
 };
+
+// The word of a BasicAutoResetEvent: the in-process one refuses to be destroyed while a
+// thread or a coroutine is registered to wait on it (bits 1..31 count them exactly:
+// each adds itself before parking and removes itself after, on every way out); the
+// process-shared one stays trivially destructible (a dead peer may leave its count).
+template <bool InProcess>
+class AutoResetWord {
+ protected:
+  explicit AutoResetWord(std::uint32_t initial) noexcept : word_(initial) {}
+  std::atomic<std::uint32_t> word_;
+};
+template <>
+class AutoResetWord<true> {
+ protected:
+  explicit AutoResetWord(std::uint32_t initial) noexcept : word_(initial) {}
+  ~AutoResetWord() {
+    // relaxed: whoever destroys the event comes after every waiter left (joined with it,
+    // or resumed), so it reads the value their unregistering left. Bit 0 is the signal.
+    if (word_.load(std::memory_order_relaxed) > 1u)
+      fatal_error("fev: an AutoResetEvent was destroyed while threads or coroutines were still waiting on it");
+  }
+  std::atomic<std::uint32_t> word_;
+};
 }  // namespace detail
 
 /// Manual-reset event with the semantics of Python's threading.Event, in one 32-bit word:
@@ -339,12 +362,16 @@ class BasicEvent : private detail::EventWord<!detail::process_shared<Wait>> {
 ///
 /// Memory ordering: everything a thread did before set() happens-before everything the
 /// thread that takes that signal (a try_wait() or wait that returned true) does after.
+///
+/// Destroying an in-process auto-reset event while a thread or a coroutine waits on it
+/// is a fatal error (one line on stderr, then abort).
 template <class Wait>
-class BasicAutoResetEvent {
+class BasicAutoResetEvent : private detail::AutoResetWord<!detail::process_shared<Wait>> {
+  using Word = detail::AutoResetWord<!detail::process_shared<Wait>>;
+
  public:
   /// Creates the event, holding a signal if `initially_set` is true.
-  explicit BasicAutoResetEvent(bool initially_set = false) noexcept
-      : word_(initially_set ? kSignaled : 0u) {}
+  explicit BasicAutoResetEvent(bool initially_set = false) noexcept : Word(initially_set ? kSignaled : 0u) {}
   BasicAutoResetEvent(const BasicAutoResetEvent&) = delete;
   BasicAutoResetEvent& operator=(const BasicAutoResetEvent&) = delete;
 
@@ -405,6 +432,7 @@ class BasicAutoResetEvent {
 
  private:
   friend struct detail::AutoResetEventAccess;
+  using Word::word_;
 
   // Word layout and invariants:
   //   bit 0      kSignaled  one signal is pending.
@@ -457,8 +485,6 @@ class BasicAutoResetEvent {
       seen = desired;
     }
   }
-
-  std::atomic<std::uint32_t> word_;
 };
 
 /// The manual-reset event of the public contract (see BasicEvent), on the wait backend
