@@ -106,8 +106,9 @@ RoundsOutcome release_rounds(int rounds, std::chrono::milliseconds patience, Uns
   const auto registered_waiters = [&] { return event.word().load() >> 1; };
   for (int round = 1; round <= rounds; ++round) {
     if (round % 100 == 0) {
-      // Now and then make sure the waiters are parked, not just spinning.
-      if (!eventually([&] { return registered_waiters() >= 1; }, patience)) {
+      // Now and then let every waiter park first: while one still spins it takes the
+      // signal by itself, and a set() whose wake is lost would go unnoticed.
+      if (!eventually([&] { return registered_waiters() == kWaiters; }, patience)) {
         outcome.lost_wakeup_round = round;
         break;
       }
