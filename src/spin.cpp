@@ -29,8 +29,13 @@ constexpr std::uint32_t kProbeInterval = 32;
 // At most this many sched_yield()s after the pause spin; kYields while yields pay.
 constexpr std::uint32_t kMaxYields = 4;
 constexpr std::uint32_t kYields = 2;
-// How often a thread re-reads how many CPUs the process may run on.
+// How often a thread re-reads how many CPUs the process may run on: every second while
+// the answer is "several". A "one CPU" answer is re-read after a millisecond, then after
+// twice as long each time it holds, up to the second: a thread starts with its creator's
+// mask and often pins itself elsewhere right away, so the first answer of a pinned
+// thread can be wrong, and a wrong "one CPU" turns off spins that would have paid.
 constexpr std::chrono::seconds kCpuRecheckInterval{1};
+constexpr std::chrono::milliseconds kOneCpuFirstRecheck{1};
 // A thread that has just woken a parked thread waits, after its pause spin, with yields
 // for up to this many spin limits: the woken thread needs some tens of microseconds to
 // run again (more under a hypervisor), and an answer it sends while we still poll keeps
@@ -64,6 +69,7 @@ struct SpinHistory {
   std::uint32_t waits = 0;
   std::uint32_t after_wakes = 0;
   std::chrono::steady_clock::time_point cpus_checked{};  // never: check on the first wait
+  std::chrono::nanoseconds cpus_recheck{0};  // re-read the CPUs this long after cpus_checked
   bool one_cpu = false;
   // This thread woke a parked thread since its last wait. The woken thread is on its way
   // back and usually answers within a few microseconds; without this, two threads that
@@ -130,8 +136,16 @@ void note_woke_peer() noexcept { history.woke_peer = true; }
 SpinPlan begin_spin(Deadline deadline) noexcept {
   const nanoseconds limit = spin_limit();
   const auto start = std::chrono::steady_clock::now();
-  if (start - history.cpus_checked >= kCpuRecheckInterval) {
-    history.one_cpu = only_one_cpu();
+  if (start - history.cpus_checked >= history.cpus_recheck) {
+    const bool one_cpu = only_one_cpu();
+    if (!one_cpu) {
+      history.cpus_recheck = kCpuRecheckInterval;
+    } else if (!history.one_cpu || history.cpus_recheck < kOneCpuFirstRecheck) {
+      history.cpus_recheck = kOneCpuFirstRecheck;
+    } else {
+      history.cpus_recheck = std::min<nanoseconds>(2 * history.cpus_recheck, kCpuRecheckInterval);
+    }
+    history.one_cpu = one_cpu;
     history.cpus_checked = start;
   }
   const bool probe = history.waits % kProbeInterval == 0;

@@ -202,7 +202,7 @@ TEST_F(SpinAndDeadline, WaitAnyFor) {
 TEST(SpinPolicy, SpinsAfterWakingAPeerEvenWhenSpinsStoppedPaying) {
   SpinLimit limit(4us);
   std::thread([] {  // a fresh thread: a history of its own
-    const fev::detail::SpinOutcome failed{false, false, 4us, 0};
+    const fev::detail::SpinOutcome failed{false, false, 0};
     const auto next_plan = [] { return fev::detail::begin_spin(fev::Deadline::max()); };
     // Learn that spinning does not pay, and stop right after a probe.
     fev::detail::SpinPlan plan = next_plan();
@@ -250,10 +250,62 @@ TEST(SpinPolicy, PinnedMainThreadDoesNotStopOtherThreadsSpinning) {
     (void)sched_setaffinity(0, sizeof original, &original);  // this thread may run anywhere
     const fev::detail::SpinPlan plan = fev::detail::begin_spin(fev::Deadline::max());
     planned = plan.pause;
-    fev::detail::end_spin(plan, {true, false, 0ns, 0});
+    fev::detail::end_spin(plan, {true, false, 0});
   }).join();
   ASSERT_EQ(sched_setaffinity(0, sizeof original, &original), 0);
   EXPECT_EQ(planned, fev::spin_limit()) << "a thread that may run on several CPUs spins on its first wait";
+#else
+  GTEST_SKIP() << "CPU affinity is read on Linux only";
+#endif
+}
+
+// A thread starts with its creator's CPU mask: when the creator is pinned, a wait in
+// the new thread's first moments may find every thread on one CPU, until the new
+// threads pin themselves elsewhere. That answer must not stand for long (it stood for a
+// second, and two-CPU ping-pong yielded instead of spinning all that time).
+TEST(SpinPolicy, OneCpuAnswerIsReadAgainSoon) {
+#if defined(__linux__)
+  SpinLimit limit(4us);
+  cpu_set_t original;
+  ASSERT_EQ(sched_getaffinity(0, sizeof original, &original), 0);
+  if (CPU_COUNT(&original) < 2) GTEST_SKIP() << "this process may run on one CPU only";
+  int first = 0;
+  while (!CPU_ISSET(first, &original)) ++first;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(first, &one);
+  ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);  // the threads below inherit it
+  std::atomic<int> step{0};  // 1: the waiter found one CPU; 2: the other thread moved
+  std::chrono::nanoseconds first_plan{-1};
+  std::chrono::nanoseconds later_plan{-1};
+  std::thread waiter([&] {
+    fev::detail::SpinPlan plan = fev::detail::begin_spin(fev::Deadline::max());
+    first_plan = plan.pause;
+    fev::detail::end_spin(plan, {false, false, 0});
+    step.store(1);
+    while (step.load() != 2) std::this_thread::yield();
+    // Far less than the second the old answer stood for, far more than the re-reads
+    // need (the first comes a millisecond after the first answer).
+    const auto give_up = std::chrono::steady_clock::now() + 300ms;
+    do {
+      plan = fev::detail::begin_spin(fev::Deadline::max());
+      later_plan = plan.pause;
+      fev::detail::end_spin(plan, {true, false, 0});
+      std::this_thread::sleep_for(100us);
+    } while (later_plan == 0ns && std::chrono::steady_clock::now() < give_up);
+  });
+  std::thread mover([&] {
+    while (step.load() != 1) std::this_thread::yield();
+    (void)sched_setaffinity(0, sizeof original, &original);  // may now run anywhere
+    step.store(2);
+    while (step.load() != 3) std::this_thread::yield();  // stay alive while the waiter looks
+  });
+  waiter.join();
+  step.store(3);
+  mover.join();
+  ASSERT_EQ(sched_setaffinity(0, sizeof original, &original), 0);
+  EXPECT_EQ(first_plan, 0ns) << "every thread was on one CPU: no pause spin";
+  EXPECT_EQ(later_plan, fev::spin_limit()) << "a thread moved to other CPUs: the waiter must spin again soon";
 #else
   GTEST_SKIP() << "CPU affinity is read on Linux only";
 #endif
@@ -271,7 +323,7 @@ TEST(SpinPolicy, AfterAWakeYieldsLongerWhileThatPays) {
       wake_a_parked_waiter();
       return fev::detail::begin_spin(fev::Deadline::max());
     };
-    const fev::detail::SpinOutcome failed{false, false, 4us, 0};
+    const fev::detail::SpinOutcome failed{false, false, 0};
     fev::detail::SpinPlan plan = plan_after_wake();
     if (plan.pause == 0ns) GTEST_SKIP() << "one CPU: this process never pause-spins";
     EXPECT_TRUE(plan.after_wake);
@@ -293,7 +345,7 @@ TEST(SpinPolicy, AfterAWakeYieldsLongerWhileThatPays) {
       fev::detail::end_spin(plan, failed);
     }
     ASSERT_GT(plan.yield_for, 0ns);
-    fev::detail::end_spin(plan, {true, true, 4us, 10});
+    fev::detail::end_spin(plan, {true, true, 10});
     plan = plan_after_wake();
     EXPECT_GT(plan.yield_for, 0ns);
     fev::detail::end_spin(plan, failed);
@@ -322,7 +374,7 @@ TEST(SpinPolicy, ARingWakeIsNotAnAnswerToWaitFor) {
     const fev::detail::SpinPlan plan = fev::detail::begin_spin(fev::Deadline::max());
     EXPECT_FALSE(plan.after_wake);
     EXPECT_EQ(plan.yield_for, 0ns);
-    fev::detail::end_spin(plan, {true, false, 0ns, 0});
+    fev::detail::end_spin(plan, {true, false, 0});
   }).join();
 }
 

@@ -44,12 +44,11 @@ struct SpinPlan {
   bool after_wake;                 // the first wait after this thread woke a parked one
 };
 
-// How it went: the pause spin ended the wait after `paused`, or the `yields_used`-th
-// yield did, or neither (`done` false).
+// How it went: the pause spin ended the wait, or the `yields_used`-th yield did
+// (`by_yield`), or neither (`done` false).
 struct SpinOutcome {
   bool done;
   bool by_yield;
-  std::chrono::nanoseconds paused;
   std::uint32_t yields_used;
 };
 
@@ -71,7 +70,7 @@ bool spin_until(Done&& done, Deadline deadline) noexcept(noexcept(done())) {
   if (done()) return true;
   if (spin_limit() <= std::chrono::nanoseconds::zero()) return false;
   const SpinPlan plan = begin_spin(deadline);
-  SpinOutcome outcome{false, false, std::chrono::nanoseconds::zero(), 0};
+  SpinOutcome outcome{false, false, 0};
   if (plan.pause > std::chrono::nanoseconds::zero()) {
     constexpr int kPollsPerClockRead = 16;
     for (;;) {
@@ -79,8 +78,9 @@ bool spin_until(Done&& done, Deadline deadline) noexcept(noexcept(done())) {
         cpu_relax();
         outcome.done = done();
       }
-      outcome.paused = std::chrono::steady_clock::now() - plan.start;
-      if (outcome.done || outcome.paused >= plan.pause) break;
+      // No clock read once done: the caller's answer waits for nothing more.
+      if (outcome.done) break;
+      if (std::chrono::steady_clock::now() - plan.start >= plan.pause) break;
     }
   }
   for (std::uint32_t yield = 0; !outcome.done; ++yield) {
