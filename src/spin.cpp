@@ -76,6 +76,9 @@ struct SpinHistory {
   // each learned "spins do not pay" (each found the other parked) would keep parking and
   // waking each other, and a probe could not find out: its partner is asleep.
   bool woke_peer = false;
+  // The side of a ring whose parked thread this thread woke last (see
+  // note_woke_ring_side), until a ring wait of this thread uses it up.
+  detail::RingSide woke_ring_side = detail::RingSide::none;
 };
 
 thread_local SpinHistory history;
@@ -133,7 +136,9 @@ void yield_cpu() noexcept { std::this_thread::yield(); }
 
 void note_woke_peer() noexcept { history.woke_peer = true; }
 
-SpinPlan begin_spin(Deadline deadline) noexcept {
+void note_woke_ring_side(RingSide woken) noexcept { history.woke_ring_side = woken; }
+
+SpinPlan begin_spin(Deadline deadline, RingSide waiting) noexcept {
   const nanoseconds limit = spin_limit();
   const auto start = std::chrono::steady_clock::now();
   if (start - history.cpus_checked >= history.cpus_recheck) {
@@ -149,8 +154,13 @@ SpinPlan begin_spin(Deadline deadline) noexcept {
     history.cpus_checked = start;
   }
   const bool probe = history.waits % kProbeInterval == 0;
-  const bool after_wake = history.woke_peer;
+  bool after_wake = history.woke_peer;
   history.woke_peer = false;
+  if (waiting != RingSide::none) {
+    // Woke the other side of a ring, and now waits for it to answer.
+    if (history.woke_ring_side != RingSide::none && history.woke_ring_side != waiting) after_wake = true;
+    history.woke_ring_side = RingSide::none;
+  }
   ++history.waits;
 
   SpinPlan plan{start, nanoseconds::zero(), 0, nanoseconds::zero(), probe, false};

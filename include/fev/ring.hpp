@@ -541,7 +541,9 @@ class BasicRing {
           Hooks::step();
           // release: publishes the value to the pop that acquires this turn.
           slot.turn.store(free_turn + 1, std::memory_order_release);
-          if constexpr (Hooks::kWakeConsumers) notify(not_empty_);
+          if constexpr (Hooks::kWakeConsumers) {
+            if (notify(not_empty_)) detail::note_woke_ring_side(detail::RingSide::consumers);
+          }
           return Step::done;
         }
       } else if (static_cast<std::ptrdiff_t>(turn - free_turn) < 0) {
@@ -599,7 +601,10 @@ class BasicRing {
             // release: publishes the value to the pop that acquires this turn.
             slot.turn.store(2 * lap_of(pos + i) + 1, std::memory_order_release);
           }
-          if constexpr (Hooks::kWakeConsumers) notify(not_empty_);  // one wake; woken consumers relay
+          if constexpr (Hooks::kWakeConsumers) {
+            // one wake; woken consumers relay
+            if (notify(not_empty_)) detail::note_woke_ring_side(detail::RingSide::consumers);
+          }
           pushed = count;
           return Step::done;
         }
@@ -676,7 +681,7 @@ class BasicRing {
       std::size_t next, end;
       ~FreeRemaining() {
         for (; next != end; ++next) ring.free_slot(next);
-        ring.notify(ring.not_full_);
+        if (ring.notify(ring.not_full_)) detail::note_woke_ring_side(detail::RingSide::producers);
       }
     } remaining{*this, claim.first, claim.first + claim.count};
     for (; remaining.next != remaining.end; ++remaining.next) {
@@ -705,7 +710,7 @@ class BasicRing {
           Hooks::step();
           // release: our move-out and destruction happen-before the next push here.
           slot.turn.store(full_turn + 1, std::memory_order_release);
-          notify(not_full_);
+          if (notify(not_full_)) detail::note_woke_ring_side(detail::RingSide::producers);
           return Step::done;
         }
       } else if (static_cast<std::ptrdiff_t>(turn - full_turn) < 0) {
@@ -718,16 +723,17 @@ class BasicRing {
 
   // After a claim (or as a relay): wake one sleeper of the other side, unless nobody
   // sleeps or a wake is already on its way (protocol steps 5 and 6).
-  void notify(std::atomic<std::uint32_t>& word) noexcept {
+  // Returns whether it woke someone (made the wake call).
+  bool notify(std::atomic<std::uint32_t>& word) noexcept {
     // seq_cst: the second half of the handshake with a sleeper's seq_cst registration
     // and with the seq_cst CAS that takes a wake over (the taker re-checks the ring).
     std::uint32_t seen = word.load(std::memory_order_seq_cst);
     for (;;) {
-      if (!(seen & kSleepersMask)) return;  // nobody sleeps: the hot path ends here
+      if (!(seen & kSleepersMask)) return false;  // nobody sleeps: the hot path ends here
       // A wake is on its way and whoever takes it re-checks the ring. Between
       // processes the thread that issued it may have died before its wake syscall,
       // so a process-shared ring wakes again rather than trust it.
-      if ((seen & kWaking) && !detail::process_shared<Wait>) return;
+      if ((seen & kWaking) && !detail::process_shared<Wait>) return false;
       // seq_cst: keeps every RMW of the word in the one order the handshake argument
       // uses (slow path only). relaxed on failure: we recompute from the new value.
       if (word.compare_exchange_weak(seen, (seen + kSequenceOne) | kWaking, std::memory_order_seq_cst,
@@ -735,6 +741,7 @@ class BasicRing {
         break;
     }
     Wait::wake_one(word);
+    return true;
   }
 
   static bool passed(Deadline deadline) noexcept {
@@ -755,7 +762,9 @@ class BasicRing {
                Deadline deadline, const std::stop_token& stop) noexcept {
     Step step = attempt();
     if (step == Step::busy && deadline != Deadline::min() && !stop.stop_requested()) {
-      detail::spin_until([&] { return ready() && (step = attempt()) != Step::busy; }, deadline);
+      // Producers park on not_full_, consumers on not_empty_.
+      const detail::RingSide side = &word == &not_full_ ? detail::RingSide::producers : detail::RingSide::consumers;
+      detail::spin_until([&] { return ready() && (step = attempt()) != Step::busy; }, deadline, side);
     }
     if (step != Step::busy) return step == Step::done ? Status::ok : Status::closed;
     if (stop.stop_requested()) return Status::cancelled;

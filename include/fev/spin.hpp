@@ -52,7 +52,12 @@ struct SpinOutcome {
   std::uint32_t yields_used;
 };
 
-SpinPlan begin_spin(Deadline deadline) noexcept;
+// Which side of a ring a thread waits as, or woke: producers wait for room, consumers
+// for values. `none`: not a ring wait (an Event, a wait_any).
+enum class RingSide : std::uint8_t { none, producers, consumers };
+
+// `waiting`: the side of a ring this wait is on (none for every other wait).
+SpinPlan begin_spin(Deadline deadline, RingSide waiting = RingSide::none) noexcept;
 void end_spin(const SpinPlan& plan, const SpinOutcome& outcome) noexcept;
 void yield_cpu() noexcept;
 // Called by Event::set() and AutoResetEvent::set() after they woke a parked thread:
@@ -60,16 +65,26 @@ void yield_cpu() noexcept;
 // history says, and then polls with yields while that pays. Not by the Ring: a woken
 // consumer answers no one, and a pool's consumers would poll for nothing.
 void note_woke_peer() noexcept;
+// Called by a ring's push that woke a parked consumer (`woken` = consumers), or a pop
+// that woke a parked producer (producers). This thread's next wait on the other side of
+// a ring (a push waiting for room after it woke a consumer; a pop waiting for values
+// after it woke a producer) is planned as the wait after an Event's wake is: the woken
+// thread is about to drain (fill) the ring and make room (values) for it, and a thread
+// that parked meanwhile would be woken tens of microseconds later in turn; at peak the
+// two sides otherwise fall into parking and waking each other on every lap of the
+// ring. Relays (a consumer waking the next consumer) do not count, nor does a wake
+// followed by a wait on the same side (a worker pool's producer never waits for room).
+void note_woke_ring_side(RingSide woken) noexcept;
 
 // Calls `done()` until it returns true or the plan's spin and yields are spent, with a
-// pause instruction between calls. Returns done()'s last answer. The clock is read once
+// pause instruction between calls. `waiting`: as for begin_spin(). Returns done()'s last answer. The clock is read once
 // per batch of polls, so the bound holds whatever the pause latency is. Never spins past
 // `deadline`.
 template <class Done>
-bool spin_until(Done&& done, Deadline deadline) noexcept(noexcept(done())) {
+bool spin_until(Done&& done, Deadline deadline, RingSide waiting = RingSide::none) noexcept(noexcept(done())) {
   if (done()) return true;
   if (spin_limit() <= std::chrono::nanoseconds::zero()) return false;
-  const SpinPlan plan = begin_spin(deadline);
+  const SpinPlan plan = begin_spin(deadline, waiting);
   SpinOutcome outcome{false, false, 0};
   if (plan.pause > std::chrono::nanoseconds::zero()) {
     constexpr int kPollsPerClockRead = 16;
