@@ -357,6 +357,14 @@ TEST(SpinPolicy, AfterAWakeYieldsLongerWhileThatPays) {
   }).join();
 }
 
+// Waits until a thread sleeps on the ring's consumers' (`consumers`) or producers' word.
+template <class Ring>
+void until_someone_sleeps_on(Ring& ring, bool consumers) {
+  auto& word = consumers ? fev::detail::RingAccess::consumers_word(ring) : fev::detail::RingAccess::producers_word(ring);
+  // relaxed: a test's poll of the sleeper count.
+  while (!(word.load(std::memory_order_relaxed) & fev::detail::RingAccess::kSleepersMask)) std::this_thread::yield();
+}
+
 // A ring's wake (a push that wakes a parked consumer) does not make the pusher's next
 // wait poll longer unless that wait is for room in a ring: the woken consumer answers
 // no Event, and in a worker pool the extra polling would only burn CPU.
@@ -365,10 +373,7 @@ TEST(SpinPolicy, ARingWakeIsNotAnAnswerToWaitFor) {
   std::thread([] {
     fev::Ring<int> ring(4);
     std::thread consumer([&] { EXPECT_EQ(ring.pop(), std::optional<int>(1)); });
-    // relaxed: a test's poll of the sleeper count.
-    while (!(fev::detail::RingAccess::consumers_word(ring).load(std::memory_order_relaxed) &
-             fev::detail::RingAccess::kSleepersMask))
-      std::this_thread::yield();
+    until_someone_sleeps_on(ring, true);
     ASSERT_TRUE(ring.push(1));  // wakes the parked consumer
     consumer.join();
     const fev::detail::SpinPlan plan = fev::detail::begin_spin(fev::Deadline::max());
@@ -376,14 +381,6 @@ TEST(SpinPolicy, ARingWakeIsNotAnAnswerToWaitFor) {
     EXPECT_EQ(plan.yield_for, 0ns);
     fev::detail::end_spin(plan, {true, false, 0});
   }).join();
-}
-
-// Waits until `word` (a ring's parking word) counts a sleeper.
-template <class Ring>
-void until_someone_sleeps_on(Ring& ring, bool consumers) {
-  auto& word = consumers ? fev::detail::RingAccess::consumers_word(ring) : fev::detail::RingAccess::producers_word(ring);
-  // relaxed: a test's poll of the sleeper count.
-  while (!(word.load(std::memory_order_relaxed) & fev::detail::RingAccess::kSleepersMask)) std::this_thread::yield();
 }
 
 // A thread that woke the other side of a ring and then waits on its own side (a push
