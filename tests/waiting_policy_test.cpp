@@ -231,20 +231,44 @@ TEST(SpinPolicy, SpinsAfterWakingAPeerEvenWhenSpinsStoppedPaying) {
   }).join();
 }
 
+#if defined(__linux__)
+// Pins the calling thread to the first CPU it may run on, and gives it back its mask
+// when destroyed. pinned() is false (nothing changed) where it may run on one CPU only.
+class PinnedToOneCpu {
+ public:
+  PinnedToOneCpu() {
+    if (sched_getaffinity(0, sizeof original_, &original_) != 0 || CPU_COUNT(&original_) < 2) return;
+    int first = 0;
+    while (!CPU_ISSET(first, &original_)) ++first;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(first, &one);
+    pinned_ = sched_setaffinity(0, sizeof one, &one) == 0;
+  }
+  ~PinnedToOneCpu() {
+    if (pinned_) {
+      EXPECT_EQ(sched_setaffinity(0, sizeof original_, &original_), 0);
+    }
+  }
+  PinnedToOneCpu(const PinnedToOneCpu&) = delete;
+  PinnedToOneCpu& operator=(const PinnedToOneCpu&) = delete;
+  bool pinned() const { return pinned_; }
+  const cpu_set_t& original() const { return original_; }
+
+ private:
+  cpu_set_t original_{};
+  bool pinned_ = false;
+};
+#endif
+
 // Pinning the main thread to one CPU must not turn spinning off for the whole process
 // (it did: the policy read the main thread's mask as the process's).
 TEST(SpinPolicy, PinnedMainThreadDoesNotStopOtherThreadsSpinning) {
 #if defined(__linux__)
   SpinLimit limit(4us);
-  cpu_set_t original;
-  ASSERT_EQ(sched_getaffinity(0, sizeof original, &original), 0);
-  if (CPU_COUNT(&original) < 2) GTEST_SKIP() << "this process may run on one CPU only";
-  int first = 0;
-  while (!CPU_ISSET(first, &original)) ++first;
-  cpu_set_t one;
-  CPU_ZERO(&one);
-  CPU_SET(first, &one);
-  ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);  // gtest runs tests on the main thread
+  const PinnedToOneCpu pin;  // gtest runs tests on the main thread
+  if (!pin.pinned()) GTEST_SKIP() << "this process may run on one CPU only";
+  const cpu_set_t original = pin.original();
   std::chrono::nanoseconds planned{-1};
   std::thread([&] {
     (void)sched_setaffinity(0, sizeof original, &original);  // this thread may run anywhere
@@ -252,7 +276,6 @@ TEST(SpinPolicy, PinnedMainThreadDoesNotStopOtherThreadsSpinning) {
     planned = plan.pause;
     fev::detail::end_spin(plan, {true, false, 0});
   }).join();
-  ASSERT_EQ(sched_setaffinity(0, sizeof original, &original), 0);
   EXPECT_EQ(planned, fev::spin_limit()) << "a thread that may run on several CPUs spins on its first wait";
 #else
   GTEST_SKIP() << "CPU affinity is read on Linux only";
@@ -266,15 +289,9 @@ TEST(SpinPolicy, PinnedMainThreadDoesNotStopOtherThreadsSpinning) {
 TEST(SpinPolicy, OneCpuAnswerIsReadAgainSoon) {
 #if defined(__linux__)
   SpinLimit limit(4us);
-  cpu_set_t original;
-  ASSERT_EQ(sched_getaffinity(0, sizeof original, &original), 0);
-  if (CPU_COUNT(&original) < 2) GTEST_SKIP() << "this process may run on one CPU only";
-  int first = 0;
-  while (!CPU_ISSET(first, &original)) ++first;
-  cpu_set_t one;
-  CPU_ZERO(&one);
-  CPU_SET(first, &one);
-  ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);  // the threads below inherit it
+  const PinnedToOneCpu pin;  // the threads below inherit its mask
+  if (!pin.pinned()) GTEST_SKIP() << "this process may run on one CPU only";
+  const cpu_set_t original = pin.original();
   std::atomic<int> step{0};  // 1: the waiter found one CPU; 2: the other thread moved
   std::chrono::nanoseconds first_plan{-1};
   std::chrono::nanoseconds later_plan{-1};
@@ -303,7 +320,6 @@ TEST(SpinPolicy, OneCpuAnswerIsReadAgainSoon) {
   waiter.join();
   step.store(3);
   mover.join();
-  ASSERT_EQ(sched_setaffinity(0, sizeof original, &original), 0);
   EXPECT_EQ(first_plan, 0ns) << "every thread was on one CPU: no pause spin";
   EXPECT_EQ(later_plan, fev::spin_limit()) << "a thread moved to other CPUs: the waiter must spin again soon";
 #else
