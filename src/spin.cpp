@@ -42,6 +42,13 @@ constexpr std::chrono::milliseconds kOneCpuFirstRecheck{1};
 // both threads out of the park-and-wake cycle. Used while it pays, and by every
 // kAfterWakeProbeInterval-th such wait to find out.
 constexpr std::int64_t kAfterWakeYieldFactor = 16;
+// Polls of an untimed wait before it plans (see fev/spin.hpp): at about 25 ns a pause
+// here, they cover a fast answer's 50-100 ns.
+constexpr int kPollsBeforePlan = 4;
+
+// Whether the last thread that read the CPU masks found the whole process on one CPU.
+// relaxed: a hint read before each wait's first polls; written only when it changes.
+std::atomic<bool> process_on_one_cpu{false};
 constexpr std::uint32_t kAfterWakeProbeInterval = 8;
 
 // Success rates are fixed-point fractions of kRateOne, averaged over about the last 8
@@ -138,6 +145,13 @@ void note_woke_peer() noexcept { history.woke_peer = true; }
 
 void note_woke_ring_side(RingSide woken) noexcept { history.woke_ring_side = woken; }
 
+int polls_before_plan() noexcept { return process_on_one_cpu.load(std::memory_order_relaxed) ? 0 : kPollsBeforePlan; }
+
+void answered_before_plan(RingSide waiting) noexcept {
+  history.woke_peer = false;
+  if (waiting != RingSide::none) history.woke_ring_side = RingSide::none;
+}
+
 SpinPlan begin_spin(Deadline deadline, RingSide waiting) noexcept {
   const nanoseconds limit = spin_limit();
   const auto start = std::chrono::steady_clock::now();
@@ -152,6 +166,8 @@ SpinPlan begin_spin(Deadline deadline, RingSide waiting) noexcept {
     }
     history.one_cpu = one_cpu;
     history.cpus_checked = start;
+    if (process_on_one_cpu.load(std::memory_order_relaxed) != one_cpu)
+      process_on_one_cpu.store(one_cpu, std::memory_order_relaxed);
   }
   const bool probe = history.waits % kProbeInterval == 0;
   bool after_wake = history.woke_peer;

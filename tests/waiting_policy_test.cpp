@@ -450,4 +450,56 @@ TEST(SpinPolicy, AfterWakingTheOtherSideOfARingWaitsForItsAnswer) {
   }).join();
 }
 
+// An untimed wait polls a few times before it asks for a plan (no clock read while a
+// fast answer is on its way), and a wait answered there answers the wake before it.
+TEST(SpinPolicy, AWaitAnsweredBeforeItsPlanUsesUpTheWake) {
+  SpinLimit limit(4us);
+  std::thread([] {
+    if (fev::detail::polls_before_plan() == 0) GTEST_SKIP() << "one CPU: no polls before the plan";
+    wake_a_parked_waiter();
+    int checks = 0;
+    EXPECT_TRUE(fev::detail::spin_until([&] { return ++checks == 2; }, fev::Deadline::max()));
+    EXPECT_EQ(checks, 2) << "answered by the first poll";
+    const fev::detail::SpinPlan plan = fev::detail::begin_spin(fev::Deadline::max());
+    EXPECT_FALSE(plan.after_wake) << "the wake was answered before the plan";
+    fev::detail::end_spin(plan, {true, false, 0});
+  }).join();
+}
+
+// A timed wait makes no polls beyond what its plan allows: with the deadline passed,
+// only the first check.
+TEST(SpinPolicy, APassedDeadlineGetsOneCheck) {
+  SpinLimit limit(4us);
+  int checks = 0;
+  EXPECT_FALSE(fev::detail::spin_until([&] { return ++checks > 100; }, std::chrono::steady_clock::now() - 1s));
+  EXPECT_EQ(checks, 1);
+}
+
+#if defined(__linux__)
+// No polls before the plan while the whole process may run on one CPU: nothing can
+// answer while this thread polls. The hint follows the masks back.
+TEST(SpinPolicy, NoPollsBeforeThePlanOnOneCpu) {
+  SpinLimit limit(4us);
+  // A fresh thread's first wait is a probe that pause-spins unless the process is on
+  // one CPU; it re-reads the masks on that first wait.
+  const auto first_plan_of_a_fresh_thread = [] {
+    fev::detail::SpinPlan plan{};
+    std::thread([&] {
+      plan = fev::detail::begin_spin(fev::Deadline::max());
+      fev::detail::end_spin(plan, {true, false, 0});
+    }).join();
+    return plan;
+  };
+  {
+    const PinnedToOneCpu pin;  // the fresh threads inherit its mask
+    if (!pin.pinned()) GTEST_SKIP() << "this process may run on one CPU only";
+    if (first_plan_of_a_fresh_thread().pause != 0ns)
+      GTEST_SKIP() << "another thread of this process (a sanitizer's) may run on other CPUs";
+    EXPECT_EQ(fev::detail::polls_before_plan(), 0);
+  }
+  EXPECT_EQ(first_plan_of_a_fresh_thread().pause, fev::spin_limit());
+  EXPECT_GT(fev::detail::polls_before_plan(), 0) << "back on several CPUs: the hint follows";
+}
+#endif
+
 }  // namespace

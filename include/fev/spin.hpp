@@ -4,6 +4,9 @@
 // Spinning pays only while the thread that will end the wait runs on another CPU. The
 // policy below learns, per thread, from its recent waits (a success rate over about
 // the last eight):
+//  - an untimed wait first polls a few times without a plan: a fast answer (a
+//    ping-pong's, the next value of a busy ring) lands within them, and reading the
+//    clock to plan would delay noticing it (none on one CPU, see the last rule);
 //  - a pause-instruction spin of fev::spin_limit() (never past the caller's deadline)
 //    while recent spins ended their waits; none once about ten in a row did not (the
 //    releaser shares this CPU, or items are far apart in a worker pool);
@@ -13,7 +16,9 @@
 //  - every kProbeInterval-th wait spins and yields the full amount again, so a thread
 //    whose situation changed relearns it;
 //  - a thread whose Event::set() or AutoResetEvent::set() has just woken a parked
-//    thread spins its next wait in any case, and
+//    thread spins its next wait in any case (so does a ring's pusher that woke a
+//    consumer, on its next wait for room, and a popper that woke a producer, on its
+//    next wait for values), and
 //    then keeps yielding for up to 16 spin limits while such waits pay (every 8th tries
 //    anyway): the woken thread needs tens of microseconds to run again, and if its
 //    answer finds us still polling, neither thread parks next time. Without this two
@@ -76,6 +81,15 @@ void note_woke_peer() noexcept;
 // followed by a wait on the same side (a worker pool's producer never waits for room).
 void note_woke_ring_side(RingSide woken) noexcept;
 
+// How many polls an untimed wait makes before it asks for a plan: an answer that lands
+// within them (a ping-pong's, the next value of a busy ring: tens of nanoseconds) costs
+// the wait no clock read and no bookkeeping, which would otherwise delay noticing it.
+// None while the process may run on one CPU only (see above).
+int polls_before_plan() noexcept;
+// A wait answered within those polls: the wake it followed (note_woke_peer,
+// note_woke_ring_side) is answered too, as if the planned spin had ended it.
+void answered_before_plan(RingSide waiting) noexcept;
+
 // Calls `done()` until it returns true or the plan's spin and yields are spent, with a
 // pause instruction between calls. `waiting`: as for begin_spin(). Returns done()'s last answer. The clock is read once
 // per batch of polls, so the bound holds whatever the pause latency is. Never spins past
@@ -84,6 +98,15 @@ template <class Done>
 bool spin_until(Done&& done, Deadline deadline, RingSide waiting = RingSide::none) noexcept(noexcept(done())) {
   if (done()) return true;
   if (spin_limit() <= std::chrono::nanoseconds::zero()) return false;
+  if (deadline == Deadline::max()) {  // a timed wait spins only as its plan allows
+    for (int poll = polls_before_plan(); poll > 0; --poll) {
+      cpu_relax();
+      if (done()) {
+        answered_before_plan(waiting);
+        return true;
+      }
+    }
+  }
   const SpinPlan plan = begin_spin(deadline, waiting);
   SpinOutcome outcome{false, false, 0};
   if (plan.pause > std::chrono::nanoseconds::zero()) {
