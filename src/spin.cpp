@@ -42,6 +42,7 @@ constexpr std::chrono::milliseconds kOneCpuFirstRecheck{1};
 // both threads out of the park-and-wake cycle. Used while it pays, and by every
 // kAfterWakeProbeInterval-th such wait to find out.
 constexpr std::int64_t kAfterWakeYieldFactor = 16;
+constexpr std::uint32_t kAfterWakeProbeInterval = 8;
 // Polls of an untimed wait before it plans (see fev/spin.hpp): at about 25 ns a pause
 // here, they cover a fast answer's 50-100 ns.
 constexpr int kPollsBeforePlan = 4;
@@ -49,7 +50,6 @@ constexpr int kPollsBeforePlan = 4;
 // Whether the last thread that read the CPU masks found the whole process on one CPU.
 // relaxed: a hint read before each wait's first polls; written only when it changes.
 std::atomic<bool> process_on_one_cpu{false};
-constexpr std::uint32_t kAfterWakeProbeInterval = 8;
 
 // Success rates are fixed-point fractions of kRateOne, averaged over about the last 8
 // outcomes. Spinning (yielding) is planned while its rate is at least kRatePays: a few

@@ -67,8 +67,8 @@ void end_spin(const SpinPlan& plan, const SpinOutcome& outcome) noexcept;
 void yield_cpu() noexcept;
 // Called by Event::set() and AutoResetEvent::set() after they woke a parked thread:
 // this thread's next wait spins (the woken thread may answer it), whatever the thread's
-// history says, and then polls with yields while that pays. Not by the Ring: a woken
-// consumer answers no one, and a pool's consumers would poll for nothing.
+// history says, and then polls with yields while that pays. The Ring calls
+// note_woke_ring_side() instead: its woken thread answers only the other side.
 void note_woke_peer() noexcept;
 // Called by a ring's push that woke a parked consumer (`woken` = consumers), or a pop
 // that woke a parked producer (producers). This thread's next wait on the other side of
@@ -91,9 +91,9 @@ int polls_before_plan() noexcept;
 void answered_before_plan(RingSide waiting) noexcept;
 
 // Calls `done()` until it returns true or the plan's spin and yields are spent, with a
-// pause instruction between calls. `waiting`: as for begin_spin(). Returns done()'s last answer. The clock is read once
+// pause instruction between calls. Returns done()'s last answer. The clock is read once
 // per batch of polls, so the bound holds whatever the pause latency is. Never spins past
-// `deadline`.
+// `deadline`. `waiting`: as for begin_spin().
 template <class Done>
 bool spin_until(Done&& done, Deadline deadline, RingSide waiting = RingSide::none) noexcept(noexcept(done())) {
   if (done()) return true;
