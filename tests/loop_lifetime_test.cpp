@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // What a coroutine on fev::Loop may outlive: a Ring refuses to be destroyed while a
 // coroutine waits in async_pop/async_push on it, and an Event while a coroutine waits
-// in async_wait (one line on stderr, then abort); a loop's waiter that was cancelled,
+// in async_wait or async_wait_any (one line on stderr, then abort); a loop's waiter that was cancelled,
 // timed out or finished, or whose loop was destroyed, leaves no registration behind.
 #include <gtest/gtest.h>
 
@@ -9,9 +9,11 @@
 #include <memory>
 #include <optional>
 #include <stop_token>
+#include <vector>
 
 #include "fev/event.hpp"
 #include "fev/loop.hpp"
+#include "fev/loop_wait_any.hpp"
 #include "fev/ring.hpp"
 #include "fev/ring_access.hpp"
 
@@ -129,6 +131,68 @@ TEST(LoopLifetime, EventDestroyedAfterItsCoroutinesLeft) {
   }
   EXPECT_EQ(registered_loop_waits(), 0u);
   event.reset();  // no refusal
+}
+
+fev::Task<> wait_for_any(fev::Loop& loop, fev::Event& first, fev::Event& second, std::size_t& index) {
+  index = co_await fev::async_wait_any(loop, first, second);
+}
+
+fev::Task<> wait_for_any_briefly(fev::Loop& loop, std::vector<fev::Event*> events, std::chrono::milliseconds timeout,
+                                 std::stop_token stop, std::optional<std::size_t>& index, bool& finished) {
+  index = co_await fev::async_wait_any_for(loop, timeout, std::move(stop), events);
+  finished = true;
+}
+
+TEST(LoopLifetimeDeathTest, EventDestroyedWhileACoroutineWaitsForAnyOfIt) {
+  if (!fev::Loop::supported()) GTEST_SKIP() << "io_uring is not available here";
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        fev::Loop loop;
+        fev::Event first;
+        auto* second = new fev::Event;
+        std::size_t index = 99;
+        loop.spawn(wait_for_any(loop, first, *second, index));
+        loop.run_until([&] { return registered_loop_waits() == 2; });
+        delete second;
+      },
+      "an Event was destroyed while coroutines were still waiting on it");
+}
+
+TEST(LoopLifetime, EventsDestroyedAfterTheirWaitAnyCoroutinesLeft) {
+  if (!fev::Loop::supported()) GTEST_SKIP() << "io_uring is not available here";
+  ASSERT_EQ(registered_loop_waits(), 0u);
+  auto first = std::make_unique<fev::Event>();
+  auto second = std::make_unique<fev::Event>();
+  {
+    fev::Loop loop;
+    std::size_t set_index = 99;
+    std::optional<std::size_t> timed_index = 7, stopped_index = 7, abandoned_index;
+    bool timed_done = false, stopped_done = false, abandoned_done = false;
+    std::stop_source stop;
+    const std::vector<fev::Event*> both{first.get(), second.get()};
+    loop.spawn(wait_for_any(loop, *first, *second, set_index));
+    loop.spawn(wait_for_any_briefly(loop, both, std::chrono::milliseconds(1), {}, timed_index, timed_done));
+    loop.spawn(wait_for_any_briefly(loop, both, std::chrono::hours(1), stop.get_token(), stopped_index, stopped_done));
+    loop.run_until([&] { return registered_loop_waits() == 6; });
+    stop.request_stop();
+    loop.run_until([&] { return timed_done && stopped_done; });
+    EXPECT_EQ(registered_loop_waits(), 2u);
+    EXPECT_EQ(timed_index, std::nullopt);
+    EXPECT_EQ(stopped_index, std::nullopt);
+    second->set();
+    loop.run();
+    EXPECT_EQ(set_index, 1u);
+    EXPECT_EQ(registered_loop_waits(), 0u);
+    // A task still waiting when its loop goes away leaves the registry with its frame.
+    second->clear();
+    loop.spawn(wait_for_any_briefly(loop, both, std::chrono::hours(1), {}, abandoned_index, abandoned_done));
+    loop.run_until([&] { return registered_loop_waits() == 2; });
+    EXPECT_FALSE(abandoned_done);
+  }
+  EXPECT_EQ(registered_loop_waits(), 0u);
+  first.reset();  // no refusal
+  second.reset();
 }
 
 fev::Task<> take_signal(fev::Loop& loop, fev::AutoResetEvent& event, bool& result) {

@@ -30,9 +30,12 @@
 /// it polls every kFallbackPoll, as every other wait of the loop then does.
 ///
 /// Lifetimes: as in fev/loop.hpp. The futex_waitv array lives in the awaitable, in the
-/// coroutine frame, until the request's completion has been reaped. The awaitable holds
-/// about 41 bytes per event of a pack, and about 5.2 KiB for a range (kMaxWaitMany
-/// places); no allocation.
+/// coroutine frame, until the request's completion has been reaped. While the coroutine
+/// is suspended, each in-process Event it waits on is registered by address (as for
+/// async_wait(loop, event)): destroying one of them then stops the program with one line
+/// on stderr (abort) instead of letting the kernel's request or the coroutine touch freed
+/// memory. The awaitable holds about 65 bytes per event of a pack, and about 8.3 KiB for a
+/// range (kMaxWaitMany places); no allocation.
 ///
 /// Memory ordering: as for fev::wait_any: everything a thread did before a set() that
 /// made event i count as set happens-before the code after the co_await that returned i.
@@ -72,7 +75,8 @@ class WaitAnyAwaiter : private ParkedOp {
         deadline_(deadline),
         count_(Capacity),
         words_{&EventAccess::word<WaitOf<E>>(events)...},
-        kinds_{word_kind<WaitOf<E>>...} {
+        kinds_{word_kind<WaitOf<E>>...},
+        in_process_{!process_shared<WaitOf<E>>...} {
     on_done = &WaitAnyAwaiter::done;
   }
 
@@ -85,6 +89,7 @@ class WaitAnyAwaiter : private ParkedOp {
       if (event == nullptr) fail_invalid_argument("fev::async_wait_any: null event pointer");
       if (count_ == kMaxWaitMany) fail_invalid_argument("fev::async_wait_any: more than kMaxWaitMany events");
       kinds_[count_] = word_kind<Wait>;
+      in_process_[count_] = !process_shared<Wait>;
       words_[count_++] = &EventAccess::word<Wait>(*event);
     }
     if (count_ == 0) fail_invalid_argument("fev::async_wait_any: no events to wait for");
@@ -111,11 +116,32 @@ class WaitAnyAwaiter : private ParkedOp {
     return found_ == kNoIndex ? std::nullopt : std::optional<std::size_t>(found_);
   }
 
+  // A frame destroyed while its wait is in flight (~Loop) leaves the registry.
+  ~WaitAnyAwaiter() { unregister_all(); }
+  WaitAnyAwaiter(const WaitAnyAwaiter&) = delete;
+  WaitAnyAwaiter& operator=(const WaitAnyAwaiter&) = delete;
+
  protected:
   std::size_t found() const noexcept { return found_; }
 
  private:
   bool passed() const noexcept { return deadline_ != Deadline::max() && std::chrono::steady_clock::now() >= deadline_; }
+
+  // In-process events refuse to be destroyed under a registered wait (fev/event.hpp).
+  // Registered once, when the first request is queued; left when the coroutine resumes
+  // or its frame goes away.
+  void register_all() noexcept {
+    if (registered_) return;
+    registered_ = true;
+    for (std::size_t i = 0; i < count_; ++i) {
+      if (in_process_[i]) register_loop_event_wait(registrations_[i], words_[i]);
+    }
+  }
+  void unregister_all() noexcept {
+    if (!registered_) return;
+    registered_ = false;
+    for (std::size_t i = 0; i < count_; ++i) unregister_loop_event_wait(registrations_[i]);
+  }
 
   void reload() noexcept {
     // acquire: pairs with set()'s release (directly, or through clear()'s RMW).
@@ -152,6 +178,7 @@ class WaitAnyAwaiter : private ParkedOp {
       waitv_[i].uaddr = reinterpret_cast<std::uintptr_t>(words_[i]);
       waitv_[i].val = seen_[i];
     }
+    register_all();
     LoopAccess::queue_waitv(*loop_, *this, waitv_, kinds_, count_, deadline_);
     return true;
   }
@@ -160,6 +187,7 @@ class WaitAnyAwaiter : private ParkedOp {
     auto& self = static_cast<WaitAnyAwaiter&>(op);
     self.reload();
     if (!self.scan() && self.arm()) return;  // a stale wake or a poll: waiting again
+    self.unregister_all();
     self.unwatch_stop();
     self.waiter_.resume();  // the frame (and this awaiter) may be gone after this
   }
@@ -169,9 +197,12 @@ class WaitAnyAwaiter : private ParkedOp {
   std::size_t found_ = kNoIndex;
   std::atomic<std::uint32_t>* words_[Capacity] = {};
   WordKind kinds_[Capacity] = {};
+  bool in_process_[Capacity] = {};       // the event's destructor checks the registry
+  bool registered_ = false;              // registrations_ are in the registry
   std::uint32_t entry_[Capacity] = {};  // the words as first read: this waiter's generations
   std::uint32_t seen_[Capacity] = {};   // the last values read (or written by announcing)
   FutexWaitvEntry waitv_[Capacity];     // the kernel's copy source; kept until on_done
+  LoopEventWait registrations_[Capacity];  // while the coroutine is suspended
 };
 
 // The forms without deadline and stop always end with an index.
