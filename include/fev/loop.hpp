@@ -77,9 +77,10 @@
 //    on stderr (fatal error, abort); so does an in-process Event destroyed while a
 //    coroutine waits on it through async_wait(loop, ...) (registered by address while
 //    its wait is in flight, fev/detail_loop_waits.hpp) or through any executor
-//    (async_wait(loop.executor(), ...)), and an in-process AutoResetEvent destroyed
-//    while a thread or a coroutine waits on it (its word counts them). Not detected:
-//    an Event destroyed under async_wait_any or under a thread's wait(); undefined;
+//    (async_wait(loop.executor(), ...)) or async_wait_any (each of its in-process
+//    events registered likewise), and an in-process AutoResetEvent destroyed while a
+//    thread or a coroutine waits on it (its word counts them). Not detected: an Event
+//    destroyed under a thread's wait(); undefined;
 //  - the loop must outlive its tasks. ~Loop destroys the frames of spawned tasks that
 //    are still suspended (their waits are cancelled in the kernel first, and a ring
 //    waiter leaves the ring's sleepers as it would after a cancellation);
