@@ -136,6 +136,11 @@
 #define SHUT  2            /* Step::closed */
 
 byte tail = 0, head = 0;
+/* The consumers' copy of tail's CLOSED bit (closed_for_consumers_): an empty pop reads
+ * it and asks tail whether the ring is closed and drained only once it is set.  close()
+ * sets it before its fetch_or on tail.  -DBROKEN_NO_CLOSED_COPY: close() never sets it,
+ * so no pop can report closed. */
+bool closed_copy = false;
 byte turn[C];
 byte slot_val[C];          /* value in the slot, 0 = none */
 byte not_empty = 0, not_full = 0;
@@ -335,7 +340,7 @@ inline claim_pop(st) {
     :: else ->
          assert(turn[pos % C] < 2 * (pos / C) + 1);               /* empty here */
          if
-         :: (tail & CLOSED) && (tail & ~CLOSED) == pos -> st = SHUT   /* closed, drained */
+         :: closed_copy && (tail & CLOSED) && (tail & ~CLOSED) == pos -> st = SHUT   /* closed, drained */
          :: else -> st = BUSY
          fi
     fi
@@ -416,6 +421,10 @@ inline claim_pop(st) {
           :: else -> skip
           fi
      :: t < 2 * (pos / C) + 1 ->                 /* empty here */
+          if
+          :: !closed_copy -> st = BUSY; break   /* the copy, relaxed: open */
+          :: else -> skip
+          fi;
           t = tail;                              /* load, acquire */
           if
           :: (t & CLOSED) && (t & ~CLOSED) == head -> st = SHUT   /* second load: head */
@@ -712,6 +721,9 @@ pop_continue:
 #ifdef CLOSE
 proctype Closer() {
   byte j;
+#ifndef BROKEN_NO_CLOSED_COPY
+  closed_copy = true;                            /* the consumers' copy, relaxed */
+#endif
   atomic { tail = tail | CLOSED };               /* fetch_or, seq_cst */
   atomic { not_empty = not_empty + SEQ_ONE; SEQ_BUMPED(not_empty) };   /* fetch_add, seq_cst */
   atomic { wake_all_consumers() };

@@ -14,7 +14,10 @@
 //     from "free" when there is one slot) and any capacity, not only powers of two.
 //  4. close() sets the top bit of tail_: no push can be claimed after it, so every push
 //     that returned true is claimed before close and is popped; pops report `closed`
-//     only when the ring is closed and every claimed push has been popped.
+//     only when the ring is closed and every claimed push has been popped. close()
+//     first sets a copy of the bit on the consumers' line; a pop that finds its slot
+//     empty reads tail_ only once the copy is set, so an empty pop of an open ring
+//     leaves the producers' line alone.
 //  5. Parking: consumers park on `not_empty_`, producers on `not_full_`. Each word
 //     counts the threads registered to sleep on it (`sleepers`) and carries a `waking`
 //     bit and a sequence. A thread that found nothing to do registers with a seq_cst
@@ -397,6 +400,10 @@ class BasicRing {
   /// Closes the ring: pushes fail from now on (blocked ones return false), pops drain
   /// what is left and then report closed. Wakes every parked thread. Idempotent.
   void close() noexcept {
+    // The consumers' copy first. relaxed: the fetch_or below (seq_cst, so release)
+    // publishes it to whoever sees tail_'s closed bit (closed(), a parker's re-check),
+    // so a thread that learns "closed" from tail_ finds the copy set too.
+    closed_for_consumers_.store(1, std::memory_order_relaxed);
     // seq_cst: ordered with every push's claim CAS on tail_ (a push either claimed
     // before this or sees the bit and fails) and with parkers' re-checks of tail_.
     tail_.fetch_or(kClosed, std::memory_order_seq_cst);
@@ -655,7 +662,13 @@ class BasicRing {
 
   // A pop found the ring empty at its position: closed and drained only when the ring
   // is closed and no claimed push is outstanding; otherwise busy.
+  // An open ring is told from its consumers' own line: reading tail_ on every empty
+  // pop would pull the producers' line away from them (at 1P1C, on nearly every item).
   Step empty_or_drained() const noexcept {
+    // relaxed: a hint; "closed" is decided from tail_ below. A pop that misses a
+    // concurrent close() reports busy and finds out on its next attempt (a blocking pop
+    // re-checks tail_ before it sleeps, and close() wakes it).
+    if (closed_for_consumers_.load(std::memory_order_relaxed) == 0) return Step::busy;
     // acquire: pairs with close(); relaxed would do for the count alone.
     const std::size_t tail = tail_.load(std::memory_order_acquire);
     if ((tail & kClosed) && (tail & ~kClosed) == head_.load(std::memory_order_relaxed)) return Step::closed;
@@ -934,9 +947,12 @@ class BasicRing {
   alignas(detail::kCounterAlign) std::atomic<std::size_t> tail_{0};
   std::atomic<std::uint32_t> not_empty_{0};
 
-  // Consumers' line: claimed pops, and the word producers park on.
+  // Consumers' line: claimed pops, the word producers park on, and a copy of tail_'s
+  // closed bit (1 once close() has begun; never cleared) that empty pops read instead
+  // of tail_.
   alignas(detail::kCounterAlign) std::atomic<std::size_t> head_{0};
   std::atomic<std::uint32_t> not_full_{0};
+  std::atomic<std::uint32_t> closed_for_consumers_{0};
 
   // Keeps whatever follows the ring in memory off the consumers' line.
   alignas(detail::kCounterAlign) char end_padding_ = 0;
