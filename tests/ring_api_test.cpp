@@ -110,6 +110,37 @@ TEST(RingEmpty, ClosedAndEmptyAndZeroTimeoutTellClosedFromEmpty) {
   EXPECT_EQ(ring.pop_for(out, 0s), Status::closed);
 }
 
+// Hooks that make the closer thread dwell between close()'s atomic steps.
+struct SlowCloseHooks : fev::RingHooks {
+  static inline thread_local bool slow = false;
+  static void step() noexcept {
+    if (slow) std::this_thread::sleep_for(2ms);
+  }
+};
+
+// The documented way to tell closed from empty holds across threads: a thread that sees
+// closed() (set by another thread's close()) and an empty ring gets Status::closed from a
+// zero-timeout pop, never timeout. Empty pops decide "open" from a copy of the closed
+// bit on the consumers' line, so close() must set that copy before the bit closed()
+// reads (with the copy set after it, every round here fails: the closer dwells between
+// the two steps).
+TEST(RingEmpty, AThreadThatSeesClosedFromAnotherThreadGetsClosedFromAnEmptyPop) {
+  constexpr int kRounds = 20;
+  int timeouts = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    fev::BasicRing<int, fev::DefaultWait, SlowCloseHooks> ring(4);
+    std::thread closer([&] {
+      SlowCloseHooks::slow = true;
+      ring.close();
+    });
+    while (!ring.closed()) std::this_thread::yield();
+    int out = 0;
+    if (ring.pop_for(out, 0s) != Status::closed) ++timeouts;
+    closer.join();
+  }
+  EXPECT_EQ(timeouts, 0) << "of " << kRounds << " rounds";
+}
+
 TEST(RingEmplace, WaitsForRoomThenConstructsInPlace) {
   fev::Ring<std::unique_ptr<int>> ring(1);
   ASSERT_TRUE(ring.emplace(std::make_unique<int>(1)));

@@ -404,6 +404,7 @@ class BasicRing {
     // publishes it to whoever sees tail_'s closed bit (closed(), a parker's re-check),
     // so a thread that learns "closed" from tail_ finds the copy set too.
     closed_for_consumers_.store(1, std::memory_order_relaxed);
+    Hooks::step();
     // seq_cst: ordered with every push's claim CAS on tail_ (a push either claimed
     // before this or sees the bit and fails) and with parkers' re-checks of tail_.
     tail_.fetch_or(kClosed, std::memory_order_seq_cst);
