@@ -662,9 +662,9 @@ class BasicRing {
   }
 
   // A pop found the ring empty at its position: closed and drained only when the ring
-  // is closed and no claimed push is outstanding; otherwise busy.
-  // An open ring is told from its consumers' own line: reading tail_ on every empty
-  // pop would pull the producers' line away from them (at 1P1C, on nearly every item).
+  // is closed and no claimed push is outstanding; otherwise busy. An open ring is told
+  // from the consumers' own line, so spinning pops (and, at 1P1C, nearly every pop)
+  // leave the producers' line alone.
   Step empty_or_drained() const noexcept {
     // relaxed: a hint; "closed" is decided from tail_ below. A pop that misses a
     // concurrent close() reports busy and finds out on its next attempt (a blocking pop
@@ -765,20 +765,19 @@ class BasicRing {
   // Spin, then park on `word` until `attempt` is not busy or the deadline passes.
   // `nothing_pending` tells, after registering, whether sleeping is safe: true when the
   // other side has claimed nothing we could still take and the ring is open (step 5).
-  // `ready` is a cheap hint polled while spinning; attempt() runs only once it says yes.
   // `other_word` is the word the other side sleeps on, and `other_can_proceed` whether
   // it could make progress now (room for producers, values for consumers).
   // `stop`: instead of waiting any longer, return Status::cancelled once a stop is
   // requested (protocol step 9); an empty token never stops.
-  template <class Attempt, class NothingPending, class Ready, class OtherCanProceed>
+  template <class Attempt, class NothingPending, class OtherCanProceed>
   Status block(std::atomic<std::uint32_t>& word, Attempt&& attempt, NothingPending&& nothing_pending,
-               Ready&& ready, std::atomic<std::uint32_t>& other_word, OtherCanProceed&& other_can_proceed,
+               std::atomic<std::uint32_t>& other_word, OtherCanProceed&& other_can_proceed,
                Deadline deadline, const std::stop_token& stop) noexcept {
     Step step = attempt();
     if (step == Step::busy && deadline != Deadline::min() && !stop.stop_requested()) {
       // Producers park on not_full_, consumers on not_empty_.
       const detail::RingSide side = &word == &not_full_ ? detail::RingSide::producers : detail::RingSide::consumers;
-      detail::spin_until([&] { return ready() && (step = attempt()) != Step::busy; }, deadline, side);
+      detail::spin_until([&] { return (step = attempt()) != Step::busy; }, deadline, side);
     }
     if (step != Step::busy) return step == Step::done ? Status::ok : Status::closed;
     if (stop.stop_requested()) return Status::cancelled;
@@ -906,8 +905,7 @@ class BasicRing {
       // seq_cst: as the re-check above. Claimed pushes not yet popped.
       return (tail_.load(std::memory_order_seq_cst) & ~kClosed) != head_.load(std::memory_order_seq_cst);
     };
-    return block(not_full_, attempt, nothing_pending, [] { return true; }, not_empty_, consumers_can_proceed,
-                 deadline, stop);
+    return block(not_full_, attempt, nothing_pending, not_empty_, consumers_can_proceed, deadline, stop);
   }
 
   // Waits for a value until `attempt` (one claim_pop or claim_pop_n) is not busy.
@@ -918,19 +916,11 @@ class BasicRing {
       const std::size_t tail = tail_.load(std::memory_order_seq_cst);
       return !(tail & kClosed) && (tail & ~kClosed) == head_.load(std::memory_order_relaxed);
     };
-    const auto ready = [&] {
-      // While spinning on an empty ring, poll only the next slot's turn: claim_pop()'s
-      // empty branch also loads tail_ (for close()), which would pull the producers'
-      // line away from them on every poll. relaxed: a hint; attempt() re-reads with
-      // acquire. A close() during the spin is seen by attempt() in the parking loop.
-      const std::size_t pos = head_.load(std::memory_order_relaxed);
-      return slot_of(pos).turn.load(std::memory_order_relaxed) == 2 * lap_of(pos) + 1;
-    };
     const auto producers_can_proceed = [&] {
       // seq_cst: as the re-check above. Free positions for a push.
       return (tail_.load(std::memory_order_seq_cst) & ~kClosed) - head_.load(std::memory_order_seq_cst) < capacity_;
     };
-    return block(not_empty_, attempt, nothing_pending, ready, not_full_, producers_can_proceed, deadline, stop);
+    return block(not_empty_, attempt, nothing_pending, not_full_, producers_can_proceed, deadline, stop);
   }
 
   // Read-only after construction.
