@@ -1,122 +1,93 @@
 // SPDX-License-Identifier: MIT
-// Spin policy: how long a waiter polls before it parks, learned per thread, and the
-// pause and yield instructions. See fev/spin.hpp for the policy itself.
+// Spin policy: the plan of one wait from its thread's history, and the pause and yield
+// instructions. See fev/spin.hpp for the policy itself.
 #include "fev/spin.hpp"
 
 #include <algorithm>
 #include <atomic>
 #include <thread>
 
-#if defined(__linux__)
-#include <dirent.h>
-#include <sched.h>
-
-#include <cstdlib>
-#endif
-
 namespace fev {
 namespace {
 
 using std::chrono::nanoseconds;
 
-// Nanoseconds of spinning before parking, the upper bound of every learned budget.
-// relaxed: a tuning knob, read once per wait; no other data is published through it.
+// The process defaults of WaitOptions.
+// relaxed: tuning knobs, read once per wait; no other data is published through them.
 std::atomic<long long> spin_limit_ns{4000};
+std::atomic<long long> spin_after_wake_limit_ns{64000};
 
-// Every kProbeInterval-th wait of a thread spins and yields the full amount, so that a
+// Every kProbeInterval-th wait of a thread polls and yields as if both paid, so that a
 // thread whose spins stopped paying finds out when they pay again.
 constexpr std::uint32_t kProbeInterval = 32;
-// At most this many sched_yield()s after the pause spin; kYields while yields pay.
-constexpr std::uint32_t kMaxYields = 4;
-constexpr std::uint32_t kYields = 2;
-// How often a thread re-reads how many CPUs the process may run on: every second while
-// the answer is "several". A "one CPU" answer is re-read after a millisecond, then after
-// twice as long each time it holds, up to the second: a thread starts with its creator's
-// mask and often pins itself elsewhere right away, so the first answer of a pinned
-// thread can be wrong, and a wrong "one CPU" turns off spins that would have paid.
-constexpr std::chrono::seconds kCpuRecheckInterval{1};
-constexpr std::chrono::milliseconds kOneCpuFirstRecheck{1};
-// A thread that has just woken a parked thread waits, after its pause spin, with yields
-// for up to this many spin limits: the woken thread needs some tens of microseconds to
-// run again (more under a hypervisor), and an answer it sends while we still poll keeps
-// both threads out of the park-and-wake cycle. Used while it pays, and by every
-// kAfterWakeProbeInterval-th such wait to find out.
-constexpr std::int64_t kAfterWakeYieldFactor = 16;
+// Every kAfterWakeProbeInterval-th wait after a wake uses the after-wake budget even
+// while such waits have not paid.
 constexpr std::uint32_t kAfterWakeProbeInterval = 8;
-// Polls of an untimed wait before it plans (see fev/spin.hpp): at about 25 ns a pause
-// here, they cover a fast answer's 50-100 ns.
-constexpr int kPollsBeforePlan = 4;
-
-// Whether the last thread that read the CPU masks found the whole process on one CPU.
-// relaxed: a hint read before each wait's first polls; written only when it changes.
-std::atomic<bool> process_on_one_cpu{false};
 
 // Success rates are fixed-point fractions of kRateOne, averaged over about the last 8
-// outcomes. Spinning (yielding) is planned while its rate is at least kRatePays: a few
-// failures in a row (the releasing thread was preempted once) do not turn it off,
-// about ten do.
+// outcomes. A rule is used while its rate is at least kRatePays: a few failures in a row
+// (the releasing thread was preempted once) do not turn it off, about ten do.
 constexpr std::uint32_t kRateOne = 256;
 constexpr std::uint32_t kRatePays = kRateOne / 4;
 
 void record(std::uint32_t& rate, bool paid, bool probe) noexcept {
   if (paid) {
     rate += (kRateOne - rate) / 8;
-    // A probe that paid means the situation changed: plan to spin again at once.
+    // A probe that paid means the situation changed: plan to use the rule again at once.
     if (probe && rate < kRateOne / 2) rate = kRateOne / 2;
   } else {
     rate -= rate / 8 + (rate > 0 ? 1 : 0);
   }
 }
 
+// What the process's threads last reported, for threads that have learned nothing yet.
+// A thread reports after each of its first kReportingWaits waits and after each probe,
+// and only what changed, so a busy thread writes these lines rarely.
+// relaxed: hints; a stale value only costs a new thread one different first plan.
+constexpr std::uint32_t kReportingWaits = 8;
+std::atomic<std::uint32_t> prior_pause_rate{kRateOne / 2};
+std::atomic<std::uint32_t> prior_yield_rate{kRateOne / 2};
+std::atomic<std::uint32_t> prior_after_wake_rate{kRateOne / 2};
+std::atomic<long long> prior_yield_cost_ns{0};
+std::atomic<long long> prior_poll_cost_ns{0};
+
+void report(std::atomic<std::uint32_t>& prior, std::uint32_t rate) noexcept {
+  if (prior.load(std::memory_order_relaxed) != rate) prior.store(rate, std::memory_order_relaxed);
+}
+void report(std::atomic<long long>& prior, nanoseconds cost) noexcept {
+  if (prior.load(std::memory_order_relaxed) != cost.count()) prior.store(cost.count(), std::memory_order_relaxed);
+}
+
 // What one thread learned from its recent waits. Thread-local: no sharing, no atomics.
 struct SpinHistory {
-  std::uint32_t pause_rate = kRateOne;    // how often the pause spin ended the wait
-  std::uint32_t yield_rate = kRateOne / 2;  // how often a yield did, once the spin had not
-  std::uint32_t after_wake_rate = kRateOne / 2;  // how often a wait right after a wake paid
+  bool started = false;           // the fields below hold this thread's own values
+  std::uint32_t pause_rate = 0;   // how often the pause polls ended the wait
+  std::uint32_t yield_rate = 0;   // how often a yield did, once the polls had not
+  std::uint32_t after_wake_rate = 0;  // how often a wait right after a wake was answered in its budget
+  nanoseconds yield_cost{0};      // about the longest recent yield (halves at each probe)
+  nanoseconds poll_cost{0};       // the last measured cost of one poll
   std::uint32_t waits = 0;
   std::uint32_t after_wakes = 0;
-  std::chrono::steady_clock::time_point cpus_checked{};  // never: check on the first wait
-  std::chrono::nanoseconds cpus_recheck{0};  // re-read the CPUs this long after cpus_checked
-  bool one_cpu = false;
-  // This thread woke a parked thread since its last wait. The woken thread is on its way
-  // back and usually answers within a few microseconds; without this, two threads that
-  // each learned "spins do not pay" (each found the other parked) would keep parking and
-  // waking each other, and a probe could not find out: its partner is asleep.
+  // This thread woke a parked thread since its last wait.
   bool woke_peer = false;
   // The side of a ring whose parked thread this thread woke last (see
   // note_woke_ring_side), until a ring wait of this thread uses it up.
   detail::RingSide woke_ring_side = detail::RingSide::none;
+
+  void start_from_prior() noexcept {
+    started = true;
+    pause_rate = prior_pause_rate.load(std::memory_order_relaxed);
+    yield_rate = prior_yield_rate.load(std::memory_order_relaxed);
+    after_wake_rate = prior_after_wake_rate.load(std::memory_order_relaxed);
+    yield_cost = nanoseconds(prior_yield_cost_ns.load(std::memory_order_relaxed));
+    poll_cost = nanoseconds(prior_poll_cost_ns.load(std::memory_order_relaxed));
+  }
 };
 
 thread_local SpinHistory history;
 
-// Whether every thread of this process may run on one and the same CPU only (taskset
-// -c N, a one-CPU cpuset): then nothing can change the word while a thread pause-spins.
-// The union of all the threads' masks, not one thread's: a process that pins its main
-// thread (or a waiter) to one CPU may still run its other threads elsewhere, and their
-// releases are what a spin waits for. Unknown (the task list cannot be read) counts as
-// "several": the learned rates still stop spins that do not pay.
-bool only_one_cpu() noexcept {
-#if defined(__linux__)
-  cpu_set_t own;
-  if (sched_getaffinity(0, sizeof own, &own) == 0 && CPU_COUNT(&own) > 1) return false;  // the cheap answer
-  DIR* tasks = opendir("/proc/self/task");
-  if (tasks == nullptr) return false;
-  cpu_set_t all;
-  CPU_ZERO(&all);
-  while (const dirent* task = readdir(tasks)) {
-    if (task->d_name[0] < '0' || task->d_name[0] > '9') continue;  // "." and ".."
-    cpu_set_t allowed;
-    if (sched_getaffinity(static_cast<pid_t>(std::strtol(task->d_name, nullptr, 10)), sizeof allowed, &allowed) != 0)
-      continue;  // the thread has exited meanwhile
-    CPU_OR(&all, &all, &allowed);
-    if (CPU_COUNT(&all) > 1) break;
-  }
-  closedir(tasks);
-  return CPU_COUNT(&all) == 1;
-#else
-  return std::thread::hardware_concurrency() == 1;
-#endif
+nanoseconds process_default(nanoseconds option, const std::atomic<long long>& fallback) noexcept {
+  return option < nanoseconds::zero() ? nanoseconds(fallback.load(std::memory_order_relaxed)) : option;
 }
 
 }  // namespace
@@ -127,6 +98,14 @@ std::chrono::nanoseconds spin_limit() noexcept {
 
 void set_spin_limit(std::chrono::nanoseconds limit) noexcept {
   spin_limit_ns.store(limit.count() < 0 ? 0 : limit.count(), std::memory_order_relaxed);
+}
+
+std::chrono::nanoseconds spin_after_wake_limit() noexcept {
+  return std::chrono::nanoseconds(spin_after_wake_limit_ns.load(std::memory_order_relaxed));
+}
+
+void set_spin_after_wake_limit(std::chrono::nanoseconds limit) noexcept {
+  spin_after_wake_limit_ns.store(limit.count() < 0 ? 0 : limit.count(), std::memory_order_relaxed);
 }
 
 namespace detail {
@@ -145,64 +124,73 @@ void note_woke_peer() noexcept { history.woke_peer = true; }
 
 void note_woke_ring_side(RingSide woken) noexcept { history.woke_ring_side = woken; }
 
-int polls_before_plan() noexcept { return process_on_one_cpu.load(std::memory_order_relaxed) ? 0 : kPollsBeforePlan; }
-
 void answered_before_plan(RingSide waiting) noexcept {
   history.woke_peer = false;
   if (waiting != RingSide::none) history.woke_ring_side = RingSide::none;
 }
 
-SpinPlan begin_spin(Deadline deadline, RingSide waiting) noexcept {
-  const nanoseconds limit = spin_limit();
-  const auto start = std::chrono::steady_clock::now();
-  if (start - history.cpus_checked >= history.cpus_recheck) {
-    const bool one_cpu = only_one_cpu();
-    if (!one_cpu) {
-      history.cpus_recheck = kCpuRecheckInterval;
-    } else if (!history.one_cpu || history.cpus_recheck < kOneCpuFirstRecheck) {
-      history.cpus_recheck = kOneCpuFirstRecheck;
-    } else {
-      history.cpus_recheck = std::min<nanoseconds>(2 * history.cpus_recheck, kCpuRecheckInterval);
-    }
-    history.one_cpu = one_cpu;
-    history.cpus_checked = start;
-    if (process_on_one_cpu.load(std::memory_order_relaxed) != one_cpu)
-      process_on_one_cpu.store(one_cpu, std::memory_order_relaxed);
-  }
+nanoseconds spin_budget(const WaitOptions& options) noexcept { return process_default(options.spin, spin_limit_ns); }
+
+std::uint32_t polls_before_plan(nanoseconds budget) noexcept {
+  if (!history.started) history.start_from_prior();
+  if (history.poll_cost <= nanoseconds::zero()) return kPollsBeforePlan;
+  return static_cast<std::uint32_t>(std::min<long long>(kPollsBeforePlan, budget / history.poll_cost));
+}
+
+SpinPlan begin_spin(std::chrono::steady_clock::time_point now, Deadline deadline, RingSide waiting,
+                    const WaitOptions& options, std::uint32_t polls_made) noexcept {
+  if (!history.started) history.start_from_prior();
+  const nanoseconds spin = spin_budget(options);
+  const nanoseconds after_wake_budget =
+      std::max(spin, process_default(options.spin_after_wake, spin_after_wake_limit_ns));
+
+  ++history.waits;
   const bool probe = history.waits % kProbeInterval == 0;
-  bool after_wake = history.woke_peer;
+  if (probe) history.yield_cost /= 2;  // a long yield (a CPU hog that has left) is forgotten slowly
+  bool woke = history.woke_peer;
   history.woke_peer = false;
   if (waiting != RingSide::none) {
     // Woke the other side of a ring, and now waits for it to answer.
-    if (history.woke_ring_side != RingSide::none && history.woke_ring_side != waiting) after_wake = true;
+    if (history.woke_ring_side != RingSide::none && history.woke_ring_side != waiting) woke = true;
     history.woke_ring_side = RingSide::none;
   }
-  ++history.waits;
+  const bool after_wake =
+      woke && (history.after_wakes++ % kAfterWakeProbeInterval == 0 || history.after_wake_rate >= kRatePays);
 
-  SpinPlan plan{start, nanoseconds::zero(), 0, nanoseconds::zero(), probe, false};
-  if (!history.one_cpu && (probe || after_wake || history.pause_rate >= kRatePays)) plan.pause = limit;
-  if (probe) {
-    plan.yields = kMaxYields;
-  } else if (history.yield_rate >= kRatePays) {
-    plan.yields = kYields;
-  }
-  if (after_wake) {
-    plan.after_wake = true;
-    const bool after_wake_probe = history.after_wakes++ % kAfterWakeProbeInterval == 0;
-    if (after_wake_probe || history.after_wake_rate >= kRatePays) plan.yield_for = limit * kAfterWakeYieldFactor;
-  }
-  if (deadline != Deadline::max()) {
-    const auto left = deadline - plan.start;
-    if (left <= left.zero()) return {plan.start, nanoseconds::zero(), 0, nanoseconds::zero(), probe, false};
-    plan.pause = std::min(plan.pause, std::chrono::duration_cast<nanoseconds>(left));
-  }
+  SpinPlan plan{};
+  // The polls before the plan were part of this wait's budget.
+  plan.start = now - history.poll_cost * polls_made;
+  plan.end = plan.start + (after_wake ? after_wake_budget : spin);
+  if (deadline != Deadline::max()) plan.end = std::min(plan.end, deadline);
+  plan.pause_end = std::min(plan.start + spin, plan.end);
+  plan.poll_cost = history.poll_cost;
+  plan.yield_cost = history.yield_cost;
+  plan.pause = probe || woke || history.pause_rate >= kRatePays;
+  plan.yields = probe || after_wake || history.yield_rate >= kRatePays;
+  plan.probe = probe;
+  plan.after_wake = after_wake;
   return plan;
 }
 
 void end_spin(const SpinPlan& plan, const SpinOutcome& outcome) noexcept {
-  if (plan.pause > nanoseconds::zero()) record(history.pause_rate, outcome.done && !outcome.by_yield, plan.probe);
-  if (outcome.yields_used > 0) record(history.yield_rate, outcome.by_yield, plan.probe);
-  if (plan.after_wake) record(history.after_wake_rate, outcome.done, plan.yield_for > nanoseconds::zero());
+  if (outcome.polls > 0) record(history.pause_rate, outcome.done && !outcome.by_yield, plan.probe);
+  if (outcome.yields > 0) record(history.yield_rate, outcome.by_yield, plan.probe);
+  if (plan.after_wake) record(history.after_wake_rate, outcome.done, true);
+  if (outcome.poll_cost > nanoseconds::zero()) history.poll_cost = outcome.poll_cost;
+  if (outcome.yields > 0) {
+    // About the longest recent yield: up at once, down by a quarter of the difference.
+    if (outcome.longest_yield >= history.yield_cost)
+      history.yield_cost = outcome.longest_yield;
+    else
+      history.yield_cost -= (history.yield_cost - outcome.longest_yield) / 4;
+  }
+  if (history.waits <= kReportingWaits || plan.probe) {
+    report(prior_pause_rate, history.pause_rate);
+    report(prior_yield_rate, history.yield_rate);
+    report(prior_after_wake_rate, history.after_wake_rate);
+    report(prior_yield_cost_ns, history.yield_cost);
+    report(prior_poll_cost_ns, history.poll_cost);
+  }
 }
 
 }  // namespace detail

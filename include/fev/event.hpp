@@ -3,8 +3,9 @@
 //
 // Both live in one 32-bit atomic word. Fast paths (is_set, set with nobody parked,
 // wait on a set event, try_wait) are a single atomic operation and never enter the
-// kernel. A waiter that must wait spins as fev/spin.hpp's adaptive policy allows (at
-// most fev::spin_limit(), never past its deadline), then parks on the word through the
+// kernel. A waiter that must wait polls as fev/spin.hpp's policy allows (within its
+// budget: fev::spin_limit(), or the WaitOptions passed to the call; never past its
+// deadline), then parks on the word through the
 // wait backend `Wait` (fev::DefaultWait unless a test swaps it).
 //
 // Memory ordering: everything a thread did before set() happens-before everything a
@@ -178,29 +179,31 @@ class BasicEvent : private detail::EventWord<!detail::process_shared<Wait>> {
   }
 
   /// Blocks until the event is set. Returns at once, with no system call, when it is.
-  void wait() noexcept {
+  /// `options`: how long to poll before parking (fev::WaitOptions; every wait below
+  /// takes one too).
+  void wait(const WaitOptions& options = {}) noexcept {
     const std::uint32_t seen = word_.load(std::memory_order_acquire);  // pairs with set()
     if (seen & kSet) return;
-    (void)wait_slow(seen, Deadline::max());
+    (void)wait_slow(seen, Deadline::max(), options);
   }
 
   /// Blocks until the event is set or `timeout` has passed. True iff the event was set
   /// (or a set() happened while waiting); false after the timeout. A timeout of zero or
   /// below checks once and never blocks.
   template <class Rep, class Period>
-  bool wait_for(const std::chrono::duration<Rep, Period>& timeout) noexcept {
+  bool wait_for(const std::chrono::duration<Rep, Period>& timeout, const WaitOptions& options = {}) noexcept {
     const std::uint32_t seen = word_.load(std::memory_order_acquire);  // pairs with set()
     if (seen & kSet) return true;
     if (timeout <= timeout.zero()) return false;
-    return wait_slow(seen, detail::deadline_after(timeout));
+    return wait_slow(seen, detail::deadline_after(timeout), options);
   }
 
   /// As wait_for(), until a time point of steady_clock or system_clock (converted once).
   template <class Clock, class Duration>
-  bool wait_until(const std::chrono::time_point<Clock, Duration>& when) noexcept {
+  bool wait_until(const std::chrono::time_point<Clock, Duration>& when, const WaitOptions& options = {}) noexcept {
     const std::uint32_t seen = word_.load(std::memory_order_acquire);  // pairs with set()
     if (seen & kSet) return true;
-    return wait_slow(seen, detail::to_deadline(when));
+    return wait_slow(seen, detail::to_deadline(when), options);
   }
 
   /// Blocks until the event is set or a stop is requested on `stop` (std::jthread's
@@ -208,14 +211,14 @@ class BasicEvent : private detail::EventWord<!detail::process_shared<Wait>> {
   /// waiting), even if a stop was requested too; false once a stop is requested while
   /// the event is not set. The stop request wakes this waiter promptly, from the thread
   /// that calls request_stop(). A token that can never stop waits as wait() does.
-  bool wait(std::stop_token stop) noexcept {
+  bool wait(std::stop_token stop, const WaitOptions& options = {}) noexcept {
     const std::uint32_t seen = word_.load(std::memory_order_acquire);  // pairs with set()
     if (seen & kSet) return true;
     if (!stop.stop_possible()) {
-      (void)wait_slow(seen, Deadline::max());
+      (void)wait_slow(seen, Deadline::max(), options);
       return true;
     }
-    return wait_slow_stoppable(seen, stop);
+    return wait_slow_stoppable(seen, stop, options);
   }
 
   /// The underlying word, for backends and tools that wait on several events at once.
@@ -254,12 +257,13 @@ class BasicEvent : private detail::EventWord<!detail::process_shared<Wait>> {
     }
   };
 
-  bool wait_slow_stoppable(std::uint32_t entry, const std::stop_token& stop) noexcept {
+  bool wait_slow_stoppable(std::uint32_t entry, const std::stop_token& stop, const WaitOptions& options) noexcept {
     const auto released = [entry](std::uint32_t word) { return BasicEvent::released(entry, word); };
     // acquire: pairs with set()'s release, directly or through clear()'s RMW.
     if (stop.stop_requested()) return released(word_.load(std::memory_order_acquire));
     std::uint32_t seen = entry;
-    if (detail::spin_until([&] { return released(seen = word_.load(std::memory_order_acquire)); }, Deadline::max()))
+    if (detail::spin_until([&] { return released(seen = word_.load(std::memory_order_acquire)); }, Deadline::max(),
+                           detail::RingSide::none, options))
       return true;
     StopGate gate;
     const std::stop_callback wake_on_stop(stop, WakeOnStop{&gate, &word_});
@@ -339,12 +343,13 @@ class BasicEvent : private detail::EventWord<!detail::process_shared<Wait>> {
   }
 
   // `entry` is the unset word the wait began with; its generation is this waiter's.
-  bool wait_slow(std::uint32_t entry, Deadline deadline) noexcept {
+  bool wait_slow(std::uint32_t entry, Deadline deadline, const WaitOptions& options) noexcept {
     const auto released = [entry](std::uint32_t word) { return BasicEvent::released(entry, word); };
     if (deadline != Deadline::max() && std::chrono::steady_clock::now() >= deadline) return false;
     std::uint32_t seen = entry;
     // acquire: pairs with set()'s release, directly or through clear()'s RMW.
-    if (detail::spin_until([&] { return released(seen = word_.load(std::memory_order_acquire)); }, deadline))
+    if (detail::spin_until([&] { return released(seen = word_.load(std::memory_order_acquire)); }, deadline,
+                           detail::RingSide::none, options))
       return true;
     for (;;) {
       if (!announce_parked(word_, entry, seen)) return true;
@@ -406,25 +411,26 @@ class BasicAutoResetEvent : private detail::AutoResetWord<!detail::process_share
     return false;
   }
 
-  /// Blocks until it takes a signal.
-  void wait() noexcept {
-    if (!try_wait()) (void)wait_slow(Deadline::max());
+  /// Blocks until it takes a signal. `options`: how long to poll before parking
+  /// (fev::WaitOptions; the timed waits below take one too).
+  void wait(const WaitOptions& options = {}) noexcept {
+    if (!try_wait()) (void)wait_slow(Deadline::max(), options);
   }
 
   /// Blocks until it takes a signal (true) or `timeout` has passed (false). A timeout of
   /// zero or below is try_wait().
   template <class Rep, class Period>
-  bool wait_for(const std::chrono::duration<Rep, Period>& timeout) noexcept {
+  bool wait_for(const std::chrono::duration<Rep, Period>& timeout, const WaitOptions& options = {}) noexcept {
     if (try_wait()) return true;
     if (timeout <= timeout.zero()) return false;
-    return wait_slow(detail::deadline_after(timeout));
+    return wait_slow(detail::deadline_after(timeout), options);
   }
 
   /// As wait_for(), until a time point of steady_clock or system_clock (converted once).
   template <class Clock, class Duration>
-  bool wait_until(const std::chrono::time_point<Clock, Duration>& when) noexcept {
+  bool wait_until(const std::chrono::time_point<Clock, Duration>& when, const WaitOptions& options = {}) noexcept {
     if (try_wait()) return true;
-    return wait_slow(detail::to_deadline(when));
+    return wait_slow(detail::to_deadline(when), options);
   }
 
   /// The underlying word, for backends and tools that wait on several events at once.
@@ -444,9 +450,9 @@ class BasicAutoResetEvent : private detail::AutoResetWord<!detail::process_share
   static constexpr std::uint32_t kSignaled = 1u;
   static constexpr std::uint32_t kWaiterOne = 2u;
 
-  bool wait_slow(Deadline deadline) noexcept {
+  bool wait_slow(Deadline deadline, const WaitOptions& options) noexcept {
     if (deadline != Deadline::max() && std::chrono::steady_clock::now() >= deadline) return false;
-    if (detail::spin_until([this] { return try_wait(); }, deadline)) return true;
+    if (detail::spin_until([this] { return try_wait(); }, deadline, detail::RingSide::none, options)) return true;
     std::uint32_t seen = word_.load(std::memory_order_relaxed);
     for (;;) {
       if (seen & kSignaled) {

@@ -115,8 +115,8 @@ struct RingAccess;
 /// Guarantees: every value pushed (push/try_push returned true) is popped exactly once;
 /// values from one producer come out in the order it pushed them (a bulk push's values
 /// in the iterator's order); the destructor destroys whatever is still inside. Blocking
-/// operations spin as fev/spin.hpp's adaptive policy allows (at most fev::spin_limit(),
-/// never past their deadline), then park. T must be nothrow
+/// operations poll as fev/spin.hpp's policy allows (within fev::spin_limit(), or
+/// the WaitOptions given to the constructor; never past their deadline), then park. T must be nothrow
 /// move-constructible (so a claimed slot is always filled); pop(T&) and the other pops
 /// into a caller's T also need a nothrow move assignment, the optional forms (try_pop(),
 /// pop()) do not, nor does T need a default constructor for them.
@@ -161,6 +161,13 @@ class BasicRing {
   /// Creates an empty, open ring of `capacity` slots, allocated here (see "Capacity").
   explicit BasicRing(std::size_t capacity) : BasicRing(capacity, nullptr) {}
 
+  /// As above; every blocking call on this ring polls before it parks as `options`
+  /// says (fev::WaitOptions: for example `.spin = 0ns` never polls, for threads that
+  /// share a CPU; a larger `.spin` for threads on dedicated cores).
+  BasicRing(std::size_t capacity, const WaitOptions& options) : BasicRing(capacity, nullptr) {
+    wait_options_ = options;
+  }
+
   /// The alignment that caller-provided slot storage needs. A slot takes one 64-byte
   /// cache line or more (a T aligned above 64 bytes raises both the slot's size and
   /// kStorageAlignment to its alignment).
@@ -182,7 +189,7 @@ class BasicRing {
       detail::fail_invalid_argument("fev::Ring: slot storage must be aligned to kStorageAlignment");
     static_assert(offsetof(BasicRing, head_) - offsetof(BasicRing, tail_) >= detail::kCounterAlign,
                   "producer and consumer counters must not share a prefetched line pair");
-    static_assert(offsetof(BasicRing, tail_) - offsetof(BasicRing, slots_offset_) >= sizeof(slots_offset_),
+    static_assert(offsetof(BasicRing, tail_) - offsetof(BasicRing, wait_options_) >= sizeof(wait_options_),
                   "the read-only fields stay off the producers' line");
     static_assert(offsetof(BasicRing, end_padding_) - offsetof(BasicRing, head_) >= detail::kCounterAlign,
                   "whatever follows the ring stays off the consumers' line");
@@ -777,7 +784,7 @@ class BasicRing {
     if (step == Step::busy && deadline != Deadline::min() && !stop.stop_requested()) {
       // Producers park on not_full_, consumers on not_empty_.
       const detail::RingSide side = &word == &not_full_ ? detail::RingSide::producers : detail::RingSide::consumers;
-      detail::spin_until([&] { return (step = attempt()) != Step::busy; }, deadline, side);
+      detail::spin_until([&] { return (step = attempt()) != Step::busy; }, deadline, side, wait_options_);
     }
     if (step != Step::busy) return step == Step::done ? Status::ok : Status::closed;
     if (stop.stop_requested()) return Status::cancelled;
@@ -932,6 +939,8 @@ class BasicRing {
   // Address of the slots minus the address of this ring (modulo 2^64): position
   // independent when both live in one mapping shared between processes.
   const std::uintptr_t slots_offset_;
+  // How blocking calls poll before they park (set by the constructor only).
+  WaitOptions wait_options_{};
 
   // Producers' line: claimed pushes (top bit: closed), and the word consumers park on
   // (read by every push, written only when a consumer parks or is woken).

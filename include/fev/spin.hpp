@@ -1,37 +1,34 @@
 // SPDX-License-Identifier: MIT
-// fev/spin.hpp — the adaptive spin every blocking fev operation does before it parks.
+// fev/spin.hpp — what every blocking fev operation does before it parks.
 //
-// Spinning pays only while the thread that will end the wait runs on another CPU. The
-// policy below learns, per thread, from its recent waits (a success rate over about
-// the last eight):
-//  - an untimed wait first polls a few times without a plan: a fast answer (a
-//    ping-pong's, the next value of a busy ring) lands within them, and reading the
-//    clock to plan would delay noticing it (none on one CPU, see the last rule);
-//  - a pause-instruction spin of fev::spin_limit() (never past the caller's deadline)
-//    while recent spins ended their waits; none once about ten in a row did not (the
-//    releaser shares this CPU, or items are far apart in a worker pool);
-//  - then a couple of sched_yield()s, while recent yields paid (the releasing thread
-//    ran on this CPU in the meantime: two threads sharing one CPU, or a CPU quota),
-//    none once they stopped paying;
-//  - every kProbeInterval-th wait spins and yields the full amount again, so a thread
-//    whose situation changed relearns it;
-//  - a thread whose Event::set() or AutoResetEvent::set() has just woken a parked
-//    thread spins its next wait in any case (so does a ring's pusher that woke a
-//    consumer, on its next wait for room, and a popper that woke a producer, on its
-//    next wait for values), and
-//    then keeps yielding for up to 16 spin limits while such waits pay (every 8th tries
-//    anyway): the woken thread needs tens of microseconds to run again, and if its
-//    answer finds us still polling, neither thread parks next time. Without this two
-//    threads, once one parked, keep parking and waking each other (each wake costs more
-//    than any spin lasts);
-//  - when every thread of the process may run only on one and the same CPU (the union
-//    of their affinity masks), the pause spin is skipped (nothing in the process can
-//    change the word while this thread spins). One pinned thread, the main thread
-//    included, does not count: the others may run elsewhere.
+// One bound: everything a wait does before it parks fits in its budget (fev::WaitOptions:
+// `spin`, fev::spin_limit() by default; `spin_after_wake` for the first wait after this
+// thread woke a parked thread, while such waits pay), counted from its first poll, and
+// ends at the caller's deadline if that comes first. A budget of zero parks at once. The
+// plan's end is fixed before the first poll; a batch of polls starts only if it fits
+// before that end at the cost per poll just measured, and a sched_yield() only if this
+// thread's recent yields fit (a yield the scheduler stretches, because another thread
+// took the CPU, counts in the cost that the next yields must fit). The wait path makes
+// no syscall except the backend's wait, sched_yield() and steady_clock reads.
+//
+// Within the budget, three rules, each learned per thread from its recent waits (a
+// success rate over about the last eight):
+//  1. Poll with the pause instruction for up to `spin` while recent pause spins ended
+//     their waits; none once about ten in a row did not (the releaser shares this CPU, or
+//     items are far apart). Every kProbeInterval-th wait polls anyway, to relearn.
+//  2. Then sched_yield() while recent yields ended waits (two threads sharing one CPU, a
+//     CPU quota) or the wait is a probe, and the yield fits in what is left.
+//  3. The first wait after this thread woke a parked thread polls and then yields for up
+//     to `spin_after_wake` (every kAfterWakeProbeInterval-th such wait, and every one
+//     while they pay; otherwise its budget is `spin`).
+// A new thread starts from the rates the process's threads last reported, not from
+// "spins pay". An untimed wait polls kPollsBeforePlan times before it reads the clock to
+// plan (a ping-pong's answer lands within them); those polls count in its budget.
 // Event, AutoResetEvent, Ring and wait_any/wait_all all spin through spin_until(); none
 // keeps a policy of its own.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 
@@ -39,96 +36,131 @@
 
 namespace fev::detail {
 
-// What one spin may do, decided from the thread's history (src/spin.cpp).
+// What one wait may do, decided from the thread's history (src/spin.cpp). Every time is
+// on the clock of the SpinClock that spin_until runs with.
 struct SpinPlan {
-  std::chrono::steady_clock::time_point start;
-  std::chrono::nanoseconds pause;  // pause-spin budget (already capped by the deadline)
-  std::uint32_t yields;            // sched_yield()s after the pause spin, at least
-  std::chrono::nanoseconds yield_for;  // and more, until this long after `start` (0: none)
-  bool probe;                      // a periodic full spin that relearns the history
-  bool after_wake;                 // the first wait after this thread woke a parked one
+  std::chrono::steady_clock::time_point start;      // the first poll (clock read minus the polls before it)
+  std::chrono::steady_clock::time_point pause_end;  // pause-poll until here (<= end)
+  std::chrono::steady_clock::time_point end;        // nothing after here: min(start + budget, deadline)
+  std::chrono::nanoseconds poll_cost;   // this thread's last measured cost of one poll (0: unknown)
+  std::chrono::nanoseconds yield_cost;  // a yield starts only with at least this much left
+  bool pause;       // rule 1: poll with pause until pause_end
+  bool yields;      // rule 2 or 3: yield while each yield fits before end
+  bool probe;       // a periodic wait that relearns the rates
+  bool after_wake;  // rule 3's budget is in force
 };
 
-// How it went: the pause spin ended the wait, or the `yields_used`-th yield did
-// (`by_yield`), or neither (`done` false).
+// How it went.
 struct SpinOutcome {
-  bool done;
-  bool by_yield;
-  std::uint32_t yields_used;
+  bool done = false;      // the condition held before the plan ended
+  bool by_yield = false;  // it was first seen after a yield
+  std::uint32_t polls = 0;   // pause polls made under the plan
+  std::uint32_t yields = 0;  // yields made
+  std::chrono::nanoseconds longest_yield{0};
+  std::chrono::nanoseconds poll_cost{0};  // measured cost of one poll (0: not measured)
 };
 
 // Which side of a ring a thread waits as, or woke: producers wait for room, consumers
 // for values. `none`: not a ring wait (an Event, a wait_any).
 enum class RingSide : std::uint8_t { none, producers, consumers };
 
-// `waiting`: the side of a ring this wait is on (none for every other wait).
-SpinPlan begin_spin(Deadline deadline, RingSide waiting = RingSide::none) noexcept;
+// Polls of an untimed wait before it plans (see above): at about 25 ns a pause, they
+// cover a fast answer's 50-100 ns without a clock read.
+inline constexpr std::uint32_t kPollsBeforePlan = 4;
+// Most polls between two clock reads: the clock read (about 20 ns) stays a small part
+// of a batch, and a batch stays short next to a budget of microseconds.
+inline constexpr std::uint32_t kMaxPollsPerClockRead = 16;
+
+// The budget of a plain wait with `options`, the process default filled in.
+std::chrono::nanoseconds spin_budget(const WaitOptions& options) noexcept;
+// How many polls an untimed wait with `budget` makes before it plans: kPollsBeforePlan,
+// or fewer where this thread measured that they would not fit in the budget.
+std::uint32_t polls_before_plan(std::chrono::nanoseconds budget) noexcept;
+
+// `now`: the clock read right after `polls_made` polls before the plan.
+SpinPlan begin_spin(std::chrono::steady_clock::time_point now, Deadline deadline, RingSide waiting,
+                    const WaitOptions& options, std::uint32_t polls_made) noexcept;
 void end_spin(const SpinPlan& plan, const SpinOutcome& outcome) noexcept;
 void yield_cpu() noexcept;
 // Called by Event::set() and AutoResetEvent::set() after they woke a parked thread:
-// this thread's next wait spins (the woken thread may answer it), whatever the thread's
-// history says, and then polls with yields while that pays. The Ring calls
-// note_woke_ring_side() instead: its woken thread answers only the other side.
+// this thread's next wait is planned under rule 3. The Ring calls note_woke_ring_side()
+// instead: its woken thread answers only the other side.
 void note_woke_peer() noexcept;
 // Called by a ring's push that woke a parked consumer (`woken` = consumers), or a pop
 // that woke a parked producer (producers). This thread's next wait on the other side of
 // a ring (a push waiting for room after it woke a consumer; a pop waiting for values
-// after it woke a producer) is planned as the wait after an Event's wake is: the woken
-// thread is about to drain (fill) the ring and make room (values) for it, and a thread
-// that parked meanwhile would be woken tens of microseconds later in turn; at peak the
-// two sides otherwise fall into parking and waking each other on every lap of the
-// ring. Relays (a consumer waking the next consumer) do not count, nor does a wake
-// followed by a wait on the same side (a worker pool's producer never waits for room).
+// after it woke a producer) is planned under rule 3: at peak the two sides otherwise fall
+// into parking and waking each other on every lap of the ring. Relays (a consumer waking
+// the next consumer) do not count, nor does a wake followed by a wait on the same side.
 void note_woke_ring_side(RingSide woken) noexcept;
-
-// How many polls an untimed wait makes before it asks for a plan: an answer that lands
-// within them (a ping-pong's, the next value of a busy ring: tens of nanoseconds) costs
-// the wait no clock read and no bookkeeping, which would otherwise delay noticing it.
-// None while the process may run on one CPU only (see above).
-int polls_before_plan() noexcept;
-// A wait answered within those polls: the wake it followed (note_woke_peer,
-// note_woke_ring_side) is answered too, as if the planned spin had ended it.
+// A wait answered within the polls before its plan: the wake it followed (note_woke_peer,
+// note_woke_ring_side) is answered too, as if a planned spin had ended it.
 void answered_before_plan(RingSide waiting) noexcept;
 
-// Calls `done()` until it returns true or the plan's spin and yields are spent, with a
-// pause instruction between calls. Returns done()'s last answer. The clock is read once
-// per batch of polls, so the bound holds whatever the pause latency is. Never spins past
-// `deadline`. `waiting`: as for begin_spin().
-template <class Done>
-bool spin_until(Done&& done, Deadline deadline, RingSide waiting = RingSide::none) noexcept(noexcept(done())) {
+// The real clock, pause and yield. Tests substitute a clock that advances by a fixed
+// cost per poll and per yield, to count what a plan does against its budget.
+struct SteadySpinClock {
+  static std::chrono::steady_clock::time_point now() noexcept { return std::chrono::steady_clock::now(); }
+  static void relax() noexcept { cpu_relax(); }
+  static void yield() noexcept { yield_cpu(); }
+};
+
+// Calls `done()` until it returns true or the plan for this wait is spent (see above).
+// Returns done()'s last answer; false means "park now". Never polls past `deadline`.
+// `waiting`: the side of a ring this wait is on (none for every other wait).
+template <class Clock = SteadySpinClock, class Done>
+bool spin_until(Done&& done, Deadline deadline, RingSide waiting = RingSide::none,
+                const WaitOptions& options = {}) noexcept(noexcept(done())) {
+  using std::chrono::nanoseconds;
   if (done()) return true;
-  if (spin_limit() <= std::chrono::nanoseconds::zero()) return false;
-  if (deadline == Deadline::max()) {  // a timed wait spins only as its plan allows
-    for (int poll = polls_before_plan(); poll > 0; --poll) {
-      cpu_relax();
+  const nanoseconds budget = spin_budget(options);
+  if (budget <= nanoseconds::zero()) return false;
+  std::uint32_t polls_made = 0;
+  if (deadline == Deadline::max()) {  // a timed wait polls only as its plan allows
+    const std::uint32_t polls = polls_before_plan(budget);
+    while (polls_made < polls) {
+      Clock::relax();
+      ++polls_made;
       if (done()) {
         answered_before_plan(waiting);
         return true;
       }
     }
   }
-  const SpinPlan plan = begin_spin(deadline, waiting);
-  SpinOutcome outcome{false, false, 0};
-  if (plan.pause > std::chrono::nanoseconds::zero()) {
-    constexpr int kPollsPerClockRead = 16;
+  auto now = Clock::now();
+  const SpinPlan plan = begin_spin(now, deadline, waiting, options, polls_made);
+  SpinOutcome outcome;
+  if (plan.pause) {
+    // Batches of 1, 2, 4 ... kMaxPollsPerClockRead polls between clock reads, each as
+    // large as fits before pause_end at the cost per poll last measured (which includes
+    // the clock read and done()); none starts when one poll does not fit.
+    nanoseconds poll_cost = plan.poll_cost;
+    std::uint32_t batch = 1;
     for (;;) {
-      for (int poll = 0; poll < kPollsPerClockRead && !outcome.done; ++poll) {
-        cpu_relax();
+      const nanoseconds left = plan.pause_end - now;
+      while (batch > 0 && poll_cost * batch > left) batch /= 2;
+      if (batch == 0 || left <= nanoseconds::zero()) break;
+      const auto batch_start = now;
+      for (std::uint32_t poll = 0; poll < batch && !outcome.done; ++poll) {
+        Clock::relax();
+        ++outcome.polls;
         outcome.done = done();
       }
-      // No clock read once done: the caller's answer waits for nothing more.
-      if (outcome.done) break;
-      if (std::chrono::steady_clock::now() - plan.start >= plan.pause) break;
+      if (outcome.done) break;  // no clock read: the caller's answer waits for nothing more
+      now = Clock::now();
+      poll_cost = outcome.poll_cost = std::max(nanoseconds{1}, (now - batch_start) / batch);
+      batch = std::min(2 * batch, kMaxPollsPerClockRead);
     }
   }
-  for (std::uint32_t yield = 0; !outcome.done; ++yield) {
-    if (yield >= plan.yields &&
-        (plan.yield_for <= std::chrono::nanoseconds::zero() || std::chrono::steady_clock::now() - plan.start >= plan.yield_for))
-      break;
-    if (deadline != Deadline::max() && std::chrono::steady_clock::now() >= deadline) break;
-    yield_cpu();
-    outcome.yields_used = yield + 1;
-    outcome.done = outcome.by_yield = done();
+  if (plan.yields) {
+    while (!outcome.done && plan.end - now >= plan.yield_cost && now < plan.end) {
+      Clock::yield();
+      ++outcome.yields;
+      const auto after = Clock::now();
+      outcome.longest_yield = std::max<nanoseconds>(outcome.longest_yield, after - now);
+      now = after;
+      outcome.done = outcome.by_yield = done();
+    }
   }
   end_spin(plan, outcome);
   return outcome.done;

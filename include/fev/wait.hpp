@@ -117,13 +117,39 @@ struct Portable {
 
 }  // namespace backend
 
-/// Spinning before parking. A waiter that finds nothing to do spins (with the CPU's
-/// pause instruction) for at most `spin_limit()` of steady_clock time before it parks.
-/// The bound is a time, not a count, because the pause instruction's latency differs by
-/// 10x and more between CPUs. Zero disables spinning. Default: 4 microseconds.
+/// How long a blocking call may keep the CPU before it parks. Everything a wait does
+/// before it parks (polls with the CPU's pause instruction, sched_yield()s) fits in this
+/// budget of steady_clock time, counted from the wait's first poll, and never runs past
+/// the caller's deadline. The bound is a time, not a count, because the pause
+/// instruction's latency differs by 10x and more between CPUs.
+///
+///   fev::WaitOptions never_spin{.spin = std::chrono::nanoseconds{0}};  // park at once
+///   event.wait_for(5ms, never_spin);
+///   fev::Ring<Order> orders(1024, fev::WaitOptions{.spin = 50us});      // a dedicated core
+///
+/// A negative field (the default) means the process default (spin_limit(),
+/// spin_after_wake_limit()). Zero `spin` parks at once: one check, no polls, no yields,
+/// after a wake too.
+struct WaitOptions {
+  /// The budget of a wait.
+  std::chrono::nanoseconds spin{-1};
+  /// The budget of the first wait after this thread woke a parked thread (Event::set(),
+  /// AutoResetEvent::set(), a push that woke a consumer, a pop that woke a producer)
+  /// when such waits have been answered recently: the woken thread needs tens of
+  /// microseconds to run again and usually answers, and a thread still polling then
+  /// keeps both out of a park-and-wake cycle. At least `spin`; unused when `spin` is 0.
+  std::chrono::nanoseconds spin_after_wake{-1};
+};
+
+/// The process default of WaitOptions::spin. Default: 4 microseconds.
 std::chrono::nanoseconds spin_limit() noexcept;
-/// Sets the bound that spin_limit() returns, for every waiter in the process.
+/// Sets spin_limit() for every wait that does not say otherwise; zero: park at once.
+/// Negative values count as zero.
 void set_spin_limit(std::chrono::nanoseconds limit) noexcept;
+/// The process default of WaitOptions::spin_after_wake. Default: 64 microseconds.
+std::chrono::nanoseconds spin_after_wake_limit() noexcept;
+/// Sets spin_after_wake_limit(); negative values count as zero.
+void set_spin_after_wake_limit(std::chrono::nanoseconds limit) noexcept;
 
 namespace detail {
 // Whether backend `Wait` declares `process_shared = true`: its words may be shared with
