@@ -19,6 +19,9 @@
 //           this thread woke a parked thread, WaitOptions{.spin = 0}), p50/p99/max,
 //           next to the budget that bounds it.
 //
+// --only fev|futex runs one implementation's rows (tools/bench-main counts the system
+// calls of each under perf stat).
+//
 // Exit status: 0; 1 when a wait returned before it was set or before its deadline (a
 // data check); 2 on a bad argument.
 #include <linux/futex.h>
@@ -49,6 +52,12 @@ using namespace std::chrono_literals;
 using SteadyClock = std::chrono::steady_clock;
 
 std::vector<int> g_cpus;
+std::string g_only;  // --only IMPL: run that implementation's rows only
+
+template <class E>
+bool runs() {
+  return g_only.empty() || g_only == E::name;
+}
 
 void pin_self_to(int cpu) {
   cpu_set_t set;
@@ -308,6 +317,12 @@ int main(int argc, char** argv) {
     const std::string_view arg = argv[i];
     if (arg == "--quick") {
       quick = true;
+    } else if (arg == "--only" && i + 1 < argc) {
+      g_only = argv[++i];
+      if (g_only != "fev" && g_only != "futex") {
+        std::fprintf(stderr, "predictability: unknown implementation %s (fev, futex)\n", g_only.c_str());
+        return 2;
+      }
     } else if (arg == "--section" && i + 1 < argc) {
       sections.clear();
       std::string list = argv[++i];
@@ -323,7 +338,7 @@ int main(int argc, char** argv) {
         }
       }
     } else {
-      std::fprintf(stderr, "usage: predictability [--quick] [--section fresh,timed,pinned,park]\n");
+      std::fprintf(stderr, "usage: predictability [--quick] [--section fresh,timed,pinned,park] [--only fev|futex]\n");
       return 2;
     }
   }
@@ -340,26 +355,26 @@ int main(int argc, char** argv) {
   if (wants(sections, "fresh")) {
     const std::size_t rounds = quick ? 20 : 400;
     std::printf("\nfresh thread per wait, set 300 us after the wait began, %zu waits\n", rounds);
-    fresh<FevEvent>(rounds);
-    fresh<FutexEvent>(rounds);
+    if (runs<FevEvent>()) fresh<FevEvent>(rounds);
+    if (runs<FutexEvent>()) fresh<FutexEvent>(rounds);
   }
   if (wants(sections, "timed")) {
     const std::size_t waits = quick ? 10 : 200;
     std::printf("\nwait_for(1 ms) beside two CPU-bound threads on CPU %d, %zu waits (how late past the deadline)\n",
                 g_cpus.front(), waits);
-    timed<FevEvent>(waits);
-    timed<FutexEvent>(waits);
+    if (runs<FevEvent>()) timed<FevEvent>(waits);
+    if (runs<FutexEvent>()) timed<FutexEvent>(waits);
   }
   if (wants(sections, "pinned")) {
     const std::size_t samples = quick ? 10 : 300;
     for (const int idle : quick ? std::vector<int>{20} : std::vector<int>{100, 600}) {
       std::printf("\n%d idle pinned threads looping on wait_for(1 ms); one-way wake of a parked waiter, %zu samples\n",
                   idle, samples);
-      pinned<FevEvent>(idle, samples);
-      pinned<FutexEvent>(idle, samples);
+      if (runs<FevEvent>()) pinned<FevEvent>(idle, samples);
+      if (runs<FutexEvent>()) pinned<FutexEvent>(idle, samples);
     }
   }
-  if (wants(sections, "park")) {
+  if (wants(sections, "park") && (g_only.empty() || g_only == "fev")) {
     const std::size_t samples = quick ? 20 : 500;
     std::printf("\ntime to park: wait start -> backend wait, set only once parked, %zu waits per rule\n", samples);
     park(Rule::plain, "plain wait (polls stop paying)", fev::spin_limit(), samples);

@@ -29,7 +29,7 @@
 /// A timeout of zero or below checks once and never blocks; deadlines are converted
 /// once, so spurious wakes never make a call over-wait (as for Event::wait_for).
 ///
-/// How it waits. First the calls spin for fev::spin_limit(), like Event::wait. Then:
+/// How it waits. First the calls poll within fev::spin_limit(), like Event::wait. Then:
 ///  - fast path, Linux 5.16+ and events on backend::Futex or backend::FutexShared: one
 ///    futex_waitv(2) on all the words still pending, with an absolute CLOCK_MONOTONIC
 ///    deadline. It is probed once at run time; ENOSYS (older kernel), EPERM (a seccomp
