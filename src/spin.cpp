@@ -24,6 +24,10 @@ constexpr std::uint32_t kProbeInterval = 32;
 // while such waits have not paid.
 constexpr std::uint32_t kAfterWakeProbeInterval = 8;
 
+// The most one poll (a pause instruction, the caller's check, a share of a clock read)
+// is taken to cost: pause latencies run from a few to about 150 cycles.
+constexpr nanoseconds kMaxPollCost{500};
+
 // Success rates are fixed-point fractions of kRateOne, averaged over about the last 8
 // outcomes. A rule is used while its rate is at least kRatePays: a few failures in a row
 // (the releasing thread was preempted once) do not turn it off, about ten do.
@@ -162,10 +166,14 @@ SpinPlan begin_spin(std::chrono::steady_clock::time_point now, Deadline deadline
   plan.start = now - history.poll_cost * polls_made;
   plan.end = plan.start + (after_wake ? after_wake_budget : spin);
   if (deadline != Deadline::max()) plan.end = std::min(plan.end, deadline);
-  plan.pause_end = std::min(plan.start + spin, plan.end);
+  const bool pause_pays = history.pause_rate >= kRatePays;
+  // A probe whose polls have not been paying polls for half the budget only, and leaves
+  // the rest to yields: on one CPU the polls cannot pay, and a wait that ran out of
+  // budget polling would park where a yield would have let the releaser answer.
+  plan.pause_end = std::min(plan.start + (probe && !pause_pays && !woke ? spin / 2 : spin), plan.end);
   plan.poll_cost = history.poll_cost;
   plan.yield_cost = history.yield_cost;
-  plan.pause = probe || woke || history.pause_rate >= kRatePays;
+  plan.pause = probe || woke || pause_pays;
   plan.yields = probe || after_wake || history.yield_rate >= kRatePays;
   plan.probe = probe;
   plan.after_wake = after_wake;
@@ -176,13 +184,23 @@ void end_spin(const SpinPlan& plan, const SpinOutcome& outcome) noexcept {
   if (outcome.polls > 0) record(history.pause_rate, outcome.done && !outcome.by_yield, plan.probe);
   if (outcome.yields > 0) record(history.yield_rate, outcome.by_yield, plan.probe);
   if (plan.after_wake) record(history.after_wake_rate, outcome.done, true);
-  if (outcome.poll_cost > nanoseconds::zero()) history.poll_cost = outcome.poll_cost;
+  if (outcome.poll_cost > nanoseconds::zero()) {
+    // The last measurement, unless it is far above the estimate: a batch during which
+    // the thread was preempted measures the preemption, not the poll, and must not stop
+    // every later wait from polling; such a jump moves the estimate by an eighth. No
+    // pause instruction takes kMaxPollCost.
+    const nanoseconds measured = std::min(outcome.poll_cost, kMaxPollCost);
+    if (history.poll_cost <= nanoseconds::zero() || measured <= 4 * history.poll_cost)
+      history.poll_cost = measured;
+    else
+      history.poll_cost += (measured - history.poll_cost) / 8;
+  }
   if (outcome.yields > 0) {
-    // About the longest recent yield: up at once, down by a quarter of the difference.
+    // About the longest recent yield: up at once, down by half the difference.
     if (outcome.longest_yield >= history.yield_cost)
       history.yield_cost = outcome.longest_yield;
     else
-      history.yield_cost -= (history.yield_cost - outcome.longest_yield) / 4;
+      history.yield_cost -= (history.yield_cost - outcome.longest_yield) / 2;
   }
   if (history.waits <= kReportingWaits || plan.probe) {
     report(prior_pause_rate, history.pause_rate);
