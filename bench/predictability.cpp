@@ -259,7 +259,6 @@ void pinned(int idle_threads, std::size_t samples) {
 
 // Forwards to the default backend and notes when a wait first reached it.
 struct ParkTiming {
-  static constexpr std::string_view name = "park-timing";
   static inline SteadyClock::time_point parked_at{};
   static fev::WaitResult wait(const std::atomic<std::uint32_t>& word, std::uint32_t expected,
                               fev::Deadline deadline) noexcept {
