@@ -17,9 +17,23 @@
 // LoopExecutor::schedule(): on the thread running this loop's turn (a thread_local says
 // which loop that is) it appends to `ready`, which turn() drains before it may block, so
 // coroutines that wake each other on one loop never enter the kernel. From elsewhere it
-// appends to `remote_ready` under its mutex and rings the doorbell only when the list was
-// empty: the loop reads the eventfd before it takes the list, so a push after the take
-// finds it empty and rings again, and one before is taken with it.
+// appends to `remote_ready` and rings the doorbell only when the list was empty: the loop
+// reads the eventfd before it takes the list, so a push after the take finds it empty and
+// rings again, and one before is taken with it.
+//
+// Other threads touch the loop only under `doorbell_mutex`: schedule(), stop() and the
+// stop callbacks append and ring the doorbell inside it, and ~Loop takes it before it
+// closes the eventfd. So a coroutine posted from another thread cannot be taken (and
+// resumed, and finish, and let its owner destroy the loop) before its poster is done
+// with the loop, and no thread writes to the eventfd's number after ~Loop closed it.
+//
+// ~Loop: first every request in the kernel is cancelled (IORING_OP_ASYNC_CANCEL with
+// IORING_ASYNC_CANCEL_ANY) and every completion reaped, without running any operation's
+// next step; `requests` counts the SQEs taken and not yet reaped. Only then are the frames
+// destroyed: their awaiters leave the words as after a cancellation, passing on a wake
+// their request took (a ring's `waking`, an auto-reset event's signal), and the stop
+// callbacks' destructors wait for a callback running on another thread. Then the eventfd
+// and the ring are closed.
 //
 // liburing 2.3 has no futex helpers: the futex wait SQE is filled by the helper shared
 // with src/uring_linux.cpp (src/uring_futex.hpp), with the same flags that
@@ -40,6 +54,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <exception>
 #include <mutex>
 #include <system_error>
 #include <thread>
@@ -64,6 +79,11 @@ constexpr std::uint64_t kTagTimer = 1;
 constexpr std::uint64_t kTagCancel = 2;
 constexpr std::uint64_t kTagMask = 7;
 constexpr std::uint64_t kDoorbell = 3;  // no operation: address 0, tag 3
+constexpr std::uint64_t kCancelAll = 4;  // ~Loop's cancellation of every request: address 0, tag 4
+
+// How long ~Loop waits for completions after a cancellation found nothing more to cancel
+// before it asks again (a linked timeout's completion follows its wait's).
+constexpr long long kTeardownRecheckNs = 10'000'000;
 
 // The CQ holds this many entries at least (more than the SQ: every parked coroutine
 // can complete at once on one set(); the kernel keeps the overflow, never drops it).
@@ -82,6 +102,11 @@ static_assert(sizeof(detail::FutexWaitvEntry) == sizeof(::futex_waitv) &&
                   offsetof(detail::FutexWaitvEntry, uaddr) == offsetof(::futex_waitv, uaddr) &&
                   offsetof(detail::FutexWaitvEntry, flags) == offsetof(::futex_waitv, flags),
               "FutexWaitvEntry is a struct futex_waitv");
+
+[[noreturn]] void fatal(const char* message) noexcept {
+  std::fputs(message, stderr);
+  std::abort();
+}
 
 bool fallback_from_environment() noexcept {
   const char* value = std::getenv("FEV_LOOP_FALLBACK");
@@ -126,15 +151,22 @@ class RunningLoop {
 
 struct LoopState {
   io_uring ring{};
-  int doorbell = -1;  // eventfd
+  int doorbell = -1;  // eventfd; written by other threads only under doorbell_mutex
+  std::size_t requests = 0;  // SQEs taken and their completions not reaped yet
   bool private_futex_ok = false;  // Event/Ring words woken by a private futex wake
   bool shared_futex_ok = false;   // SharedEvent/SharedRing words
   bool private_flag_for_private = true;  // the flag the probe found for private wakes
   bool private_flag_for_shared = false;  // ... and for shared wakes
 
   std::atomic<bool> stop_asked{false};
-  std::mutex posted_mutex;
-  std::vector<LoopOp*> posted_cancels;  // guarded by posted_mutex
+  // acquire/release: the turn that sets it and the one that clears it; a second thread
+  // that finds it set is running the same loop at the same time (a fatal error).
+  std::atomic<bool> turning{false};
+
+  // Held by every other thread for as long as it touches the loop (see the file comment).
+  std::mutex doorbell_mutex;
+  bool doorbell_closed = false;         // ~Loop closed it; guarded by doorbell_mutex
+  std::vector<LoopOp*> posted_cancels;  // guarded by doorbell_mutex
 
   std::vector<std::coroutine_handle<>> starting;  // spawned, not started yet
   std::deque<LoopOp*> yielded;                    // on_done on the next turn
@@ -142,8 +174,7 @@ struct LoopState {
 
   std::vector<std::coroutine_handle<>> ready;    // scheduled on the loop's thread
   std::vector<std::coroutine_handle<>> running;  // the batch of `ready` being resumed
-  std::mutex remote_mutex;
-  std::vector<std::coroutine_handle<>> remote_ready;  // scheduled elsewhere; guarded by remote_mutex
+  std::vector<std::coroutine_handle<>> remote_ready;  // scheduled elsewhere; guarded by doorbell_mutex
   std::vector<std::coroutine_handle<>> remote_taken;  // spare buffer swapped with remote_ready
 
   // Resumes what is ready, batch after batch (what they schedule joins the next batch),
@@ -160,33 +191,35 @@ struct LoopState {
   }
 
   void schedule_remote(std::coroutine_handle<> coroutine) noexcept {
-    bool was_empty = false;
-    {
-      const std::lock_guard<std::mutex> lock(remote_mutex);
-      was_empty = remote_ready.empty();
-      remote_ready.push_back(coroutine);
-    }
+    // The ring inside the lock: the loop takes the list only under it, so the coroutine
+    // is resumed only after this thread is done with the loop.
+    const std::lock_guard<std::mutex> lock(doorbell_mutex);
+    const bool was_empty = remote_ready.empty();
+    remote_ready.push_back(coroutine);
     // After the push: the loop reads the doorbell before it takes the list.
-    if (was_empty) ring_doorbell();
+    if (was_empty) ring_doorbell_locked();
   }
 
   void take_remote() noexcept {
     {
-      const std::lock_guard<std::mutex> lock(remote_mutex);
+      const std::lock_guard<std::mutex> lock(doorbell_mutex);
       remote_taken.swap(remote_ready);
     }
     ready.insert(ready.end(), remote_taken.begin(), remote_taken.end());
     remote_taken.clear();
   }
 
-  // An SQE, submitting what is queued when the submission queue is full.
+  // An SQE, submitting what is queued when the submission queue is full. Every SQE the
+  // loop fills yields exactly one completion, which turn() or ~Loop reaps.
   io_uring_sqe* sqe() noexcept {
     for (int tries = 0; tries < 1000; ++tries) {
-      if (io_uring_sqe* sqe = io_uring_get_sqe(&ring)) return sqe;
+      if (io_uring_sqe* sqe = io_uring_get_sqe(&ring)) {
+        ++requests;
+        return sqe;
+      }
       (void)io_uring_submit(&ring);
     }
-    std::fputs("fev::Loop: the io_uring submission queue stays full\n", stderr);
-    std::abort();
+    fatal("fev::Loop: the io_uring submission queue stays full\n");
   }
 
   // Whether words of `kind` sleep in the kernel, and with which flag.
@@ -235,7 +268,9 @@ struct LoopState {
     io_uring_sqe_set_data64(entry, kDoorbell);
   }
 
-  void ring_doorbell() noexcept {
+  // With doorbell_mutex held. After ~Loop closed the eventfd there is nobody to wake.
+  void ring_doorbell_locked() noexcept {
+    if (doorbell_closed) return;
     const std::uint64_t one = 1;
     // A full counter (never, in practice) still leaves the doorbell readable.
     while (write(doorbell, &one, sizeof one) < 0 && errno == EINTR) {
@@ -249,7 +284,7 @@ struct LoopState {
     take_remote();  // after the read: a schedule() that finds the list empty rings again
     std::vector<LoopOp*> cancels;
     {
-      const std::lock_guard<std::mutex> lock(posted_mutex);
+      const std::lock_guard<std::mutex> lock(doorbell_mutex);
       cancels.swap(posted_cancels);
     }
     // Every posted operation is alive: its coroutine removes it (forget) before it
@@ -263,6 +298,64 @@ struct LoopState {
       ++op->pending;
     }
     arm_doorbell();
+  }
+
+  // Reaps what has completed, running each operation's next step.
+  void reap() noexcept {
+    io_uring_cqe* cqe = nullptr;
+    while (io_uring_peek_cqe(&ring, &cqe) == 0 && cqe != nullptr) {
+      const std::uint64_t data = cqe->user_data;
+      const std::int32_t res = cqe->res;
+      io_uring_cqe_seen(&ring, cqe);
+      --requests;
+      dispatch(data, res);
+    }
+  }
+
+  // ~Loop's first step: cancels every request of this loop in the kernel and reaps every
+  // completion, running no operation's next step (the frames are destroyed next, and a
+  // wake a request took is still in its word). Afterwards none of them sits in a futex
+  // queue, so none can take a wake meant for a thread.
+  void cancel_everything() noexcept {
+    bool cancel_in_flight = false;
+    bool found_nothing = false;  // the last cancellation found nothing left to cancel
+    while (requests > 0) {
+      if (!cancel_in_flight && found_nothing) {
+        // Let what is still completing (a linked timeout after its wait) come in first.
+        __kernel_timespec patience{0, kTeardownRecheckNs};
+        io_uring_cqe* cqe = nullptr;
+        (void)io_uring_submit(&ring);
+        (void)io_uring_wait_cqe_timeout(&ring, &cqe, &patience);
+        found_nothing = false;
+      } else if (!cancel_in_flight) {
+        io_uring_sqe* entry = sqe();
+        io_uring_prep_cancel64(entry, 0, IORING_ASYNC_CANCEL_ANY);
+        io_uring_sqe_set_data64(entry, kCancelAll);
+        cancel_in_flight = true;
+        const int submitted = io_uring_submit_and_wait(&ring, 1);
+        if (submitted < 0 && submitted != -EINTR && submitted != -EAGAIN && submitted != -EBUSY) {
+          std::fprintf(stderr, "fev::Loop: io_uring_submit: %s\n", std::strerror(-submitted));
+          std::abort();
+        }
+      } else {
+        io_uring_cqe* cqe = nullptr;
+        (void)io_uring_wait_cqe(&ring, &cqe);
+      }
+      io_uring_cqe* cqe = nullptr;
+      while (io_uring_peek_cqe(&ring, &cqe) == 0 && cqe != nullptr) {
+        const std::uint64_t data = cqe->user_data;
+        const std::int32_t res = cqe->res;
+        io_uring_cqe_seen(&ring, cqe);
+        --requests;
+        if (data != kCancelAll) continue;
+        cancel_in_flight = false;
+        // A kernel before 5.19 has no IORING_ASYNC_CANCEL_ANY, and no futex waits
+        // either: what is left (the doorbell's poll, fallback timers) takes no wake, and
+        // closing the ring ends it.
+        if (res == -EINVAL) return;
+        found_nothing = res <= 0;  // -ENOENT, or nothing cancelled
+      }
+    }
   }
 
   void dispatch(std::uint64_t data, std::int32_t res) noexcept {
@@ -322,14 +415,22 @@ Loop::Loop(unsigned queue_depth) : state_(std::make_unique<detail::LoopState>())
 
 Loop::~Loop() {
   detail::LoopState& s = *state_;
-  // The kernel cancels every request in flight; none refers to the loop's memory (the
-  // doorbell is a poll) or to a frame's (timespecs are read at submission).
-  detail::teardown_ring(s.ring);
-  close(s.doorbell);
-  // Frames of tasks that never finished, and those never started.
+  // No request of this loop is left in the kernel after this: none can take a wake.
+  s.cancel_everything();
+  // Frames of tasks that never finished, and those never started. Their awaiters leave
+  // the words they registered on, passing on a wake they took; a stop callback still
+  // running on another thread is waited for (it may still ring the doorbell).
   const std::vector<void*> frames(s.live.begin(), s.live.end());
   s.live.clear();
   for (void* frame : frames) std::coroutine_handle<>::from_address(frame).destroy();
+  {
+    // Waits for a schedule(), stop() or stop callback of another thread still inside;
+    // those that come later write nothing.
+    const std::lock_guard<std::mutex> lock(s.doorbell_mutex);
+    s.doorbell_closed = true;
+  }
+  close(s.doorbell);
+  detail::teardown_ring(s.ring);
 }
 
 bool Loop::futex_waits() const noexcept { return state_->private_futex_ok; }
@@ -337,9 +438,13 @@ bool Loop::futex_waits() const noexcept { return state_->private_futex_ok; }
 std::size_t Loop::live_tasks() const noexcept { return state_->live.size(); }
 
 void Loop::stop() noexcept {
+  detail::LoopState& s = *state_;
+  // Inside the lock: the loop may see the request and return, and its owner destroy it,
+  // as soon as the store is made; ~Loop takes the lock before it closes the eventfd.
+  const std::lock_guard<std::mutex> lock(s.doorbell_mutex);
   // release: pairs with turn()'s exchange; nothing else is published.
-  state_->stop_asked.store(true, std::memory_order_release);
-  state_->ring_doorbell();
+  s.stop_asked.store(true, std::memory_order_release);
+  s.ring_doorbell_locked();
 }
 
 void Loop::add_task(std::coroutine_handle<> frame) {
@@ -347,10 +452,32 @@ void Loop::add_task(std::coroutine_handle<> frame) {
   state_->starting.push_back(frame);
 }
 
+namespace {
+// Marks the loop as turning for one turn; a second thread in the same loop is fatal.
+class TurnGuard {
+ public:
+  explicit TurnGuard(std::atomic<bool>& turning) noexcept : turning_(turning) {
+    // acquire: pairs with the release below of the thread that ran the previous turn.
+    if (turning_.exchange(true, std::memory_order_acquire))
+      fatal(
+          "fev::Loop: run() or run_until() entered on a second thread while the loop was turning (a loop runs on "
+          "one thread at a time, and not inside its own turn)\n");
+  }
+  // release: the next turn, on whatever thread, sees everything this one did.
+  ~TurnGuard() { turning_.store(false, std::memory_order_release); }
+  TurnGuard(const TurnGuard&) = delete;
+  TurnGuard& operator=(const TurnGuard&) = delete;
+
+ private:
+  std::atomic<bool>& turning_;
+};
+}  // namespace
+
 bool Loop::turn() {
   detail::LoopState& s = *state_;
   // acquire: pairs with stop()'s store.
   if (s.stop_asked.exchange(false, std::memory_order_acquire)) return false;
+  const TurnGuard guard(s.turning);
   const detail::RunningLoop running(s);
   // Run what is ready now; what these queue waits for the next turn.
   std::vector<std::coroutine_handle<>> starting;
@@ -372,13 +499,7 @@ bool Loop::turn() {
     std::fprintf(stderr, "fev::Loop: io_uring_submit: %s\n", std::strerror(-submitted));
     std::abort();
   }
-  io_uring_cqe* cqe = nullptr;
-  while (io_uring_peek_cqe(&s.ring, &cqe) == 0 && cqe != nullptr) {
-    const std::uint64_t data = cqe->user_data;
-    const std::int32_t res = cqe->res;
-    io_uring_cqe_seen(&s.ring, cqe);
-    s.dispatch(data, res);
-  }
+  s.reap();
   return true;
 }
 
@@ -433,20 +554,30 @@ void LoopAccess::queue_pause(Loop& loop, LoopOp& op) noexcept {
 
 void LoopAccess::request_cancel(Loop& loop, LoopOp& op) noexcept {
   LoopState& s = *loop.state_;
-  {
-    const std::lock_guard<std::mutex> lock(s.posted_mutex);
-    s.posted_cancels.push_back(&op);
-  }
-  s.ring_doorbell();
+  const std::lock_guard<std::mutex> lock(s.doorbell_mutex);
+  s.posted_cancels.push_back(&op);
+  s.ring_doorbell_locked();
 }
 
 void LoopAccess::forget(Loop& loop, LoopOp& op) noexcept {
   LoopState& s = *loop.state_;
-  const std::lock_guard<std::mutex> lock(s.posted_mutex);
+  const std::lock_guard<std::mutex> lock(s.doorbell_mutex);
   s.posted_cancels.erase(std::remove(s.posted_cancels.begin(), s.posted_cancels.end(), &op), s.posted_cancels.end());
 }
 
 void LoopAccess::task_finished(Loop& loop, void* frame) noexcept { loop.state_->live.erase(frame); }
+
+void spawned_task_threw(const std::exception_ptr& exception) noexcept {
+  try {
+    std::rethrow_exception(exception);
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "fev::Loop: a spawned task ended with an exception: %s\n", error.what());
+    std::terminate();  // inside the handler: std::current_exception() is this exception
+  } catch (...) {
+    std::fputs("fev::Loop: a spawned task ended with an exception that is no std::exception\n", stderr);
+    std::terminate();
+  }
+}
 
 }  // namespace detail
 

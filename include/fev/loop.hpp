@@ -81,11 +81,30 @@
 //    events registered likewise), and an in-process AutoResetEvent destroyed while a
 //    thread or a coroutine waits on it (its word counts them). Not detected: an Event
 //    destroyed under a thread's wait(); undefined;
-//  - the loop must outlive its tasks. ~Loop destroys the frames of spawned tasks that
-//    are still suspended (their waits are cancelled in the kernel first, and a ring
-//    waiter leaves the ring's sleepers as it would after a cancellation);
+//  - the loop must outlive its tasks. ~Loop first cancels every request it has in the
+//    kernel (IORING_OP_ASYNC_CANCEL, any request) and reaps every completion, so when it
+//    returns none of its futex waits is left to take a wake meant for a thread. Then it
+//    destroys the frames of spawned tasks that are still suspended (or never started):
+//    a ring waiter leaves the ring's sleepers as after a cancellation and passes on a
+//    wake its request took (it takes over the word's `waking`), an auto-reset waiter
+//    gives back a signal it took, an Event waiter leaves the registry. A stop callback
+//    running on another thread is waited for by its frame's destruction, so a
+//    request_stop() racing ~Loop is done with the loop before the loop closes anything.
+//    Only then are the doorbell eventfd and the io_uring closed;
+//  - another thread touches the loop only inside one mutex: stop(), a stop callback and
+//    a post to loop.executor() append and ring the doorbell under it, the loop takes
+//    what was posted under it, and ~Loop takes it before it closes the doorbell. So a
+//    set() that posts a coroutine to the loop is done with the loop before the loop can
+//    resume that coroutine (which may finish and let its owner destroy the loop), a
+//    stop() is done before a run() it ends can be followed by ~Loop, and nothing is
+//    written into the doorbell's number after it is closed. A stop() or post that starts
+//    after ~Loop has returned is a use of a destroyed object (undefined);
 //  - spawn(), run(), run_until() and every co_await run on the loop's thread; stop() and
-//    the stop tokens' request_stop() may come from any thread.
+//    the stop tokens' request_stop() may come from any thread. A run() or run_until()
+//    entered while another thread is inside a turn of the same loop (or from inside the
+//    loop's own turn) stops the program with one line on stderr (fatal error, abort); a
+//    loop may move to another thread between runs. spawn() from another thread is not
+//    detected (undefined).
 //
 // Without futex waits in io_uring (a kernel before 6.7, a futex wake the probe of
 // fev/uring.hpp could not see complete a request, a wait backend other than futex, or
@@ -96,7 +115,9 @@
 // interval. Loop::futex_waits() tells which path a loop uses.
 //
 // A task that throws: co_await rethrows in the awaiting task; a spawned task that
-// throws calls std::terminate().
+// throws writes "fev::Loop: a spawned task ended with an exception: " and its what()
+// to stderr and calls std::terminate() with the exception current (so the terminate
+// handler sees it too).
 //
 // Memory ordering: as for the threads' forms. Everything a thread did before the set()
 // an async_wait returned true for happens-before the code after that co_await; what a
@@ -198,6 +219,10 @@ struct LoopAccess {
   // A spawned task's frame reached its end (it is destroyed right after).
   static void task_finished(Loop& loop, void* frame) noexcept;
 };
+
+// A spawned task ended with an exception: one line on stderr with its what(), then
+// std::terminate() with the exception current (the terminate handler sees it too).
+[[noreturn]] void spawned_task_threw(const std::exception_ptr& exception) noexcept;
 
 // Posts the operation's cancellation to its loop when a stop is requested.
 struct CancelOnStop {
@@ -395,10 +420,25 @@ class RingWaitAwaiter : protected ParkedOp {
     on_done = &RingWaitAwaiter::done;
   }
   ~RingWaitAwaiter() = default;
-  // A frame destroyed while registered (its loop went away): leave as after a cancel.
-  // Called by Side's destructor, while Side's members are still alive.
+  // A frame destroyed while registered (its loop went away, after reaping its requests
+  // without running this step): leave as after a cancel. Its request may have taken a
+  // wake it never looked at, so it takes over any wake issued (step 2, which a registered
+  // waiter may do at any time) and leave() passes it on. Called by Side's destructor,
+  // while Side's members are still alive.
   void abandon() noexcept {
-    if (registered_) (void)leave();
+    if (!registered_) return;
+    std::atomic<std::uint32_t>& word = side().word();
+    seen_ = word.load(std::memory_order_relaxed);  // only a starting value for the CAS
+    while (seen_ & RingAccess::kWaking) {
+      // seq_cst: as advance()'s take-over, ordered before leave()'s re-check. relaxed on
+      // failure: retry from the new value.
+      if (word.compare_exchange_weak(seen_, seen_ & ~RingAccess::kWaking, std::memory_order_seq_cst,
+                                     std::memory_order_relaxed)) {
+        took_wake_ = true;
+        break;
+      }
+    }
+    (void)leave();
   }
 
   bool ready() noexcept {
@@ -593,7 +633,8 @@ class TaskPromiseBase {
     std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> self) noexcept {
       TaskPromiseBase& promise = self.promise();
       if (promise.spawned_on_ != nullptr) {
-        if (promise.exception_) std::terminate();  // a spawned task has nobody to rethrow to
+        // A spawned task has nobody to rethrow to: report it, then std::terminate().
+        if (promise.exception_) spawned_task_threw(promise.exception_);
         Loop& loop = *promise.spawned_on_;
         LoopAccess::task_finished(loop, self.address());
         self.destroy();  // allowed here: the coroutine is suspended at its final point
@@ -697,7 +738,8 @@ void force_loop_fallback(bool on) noexcept;
 
 /// A fev::Executor that resumes coroutines on `loop`'s thread, from the loop's own turn
 /// (Loop::executor(); how: the comment at the top of fev/loop.hpp). Copyable; the loop
-/// must outlive every schedule() call.
+/// must exist when schedule() is called. A schedule() from another thread is done with
+/// the loop before the loop can resume the coroutine it posts.
 class LoopExecutor {
  public:
   /// An executor for `loop` (the same as loop.executor()).
@@ -759,7 +801,9 @@ class Loop {
     }
   }
   /// Makes run()/run_until() return after the current turn; from any thread. A stop()
-  /// before run() makes that run() return at once. Tasks stay as they are.
+  /// before run() makes that run() return at once. Tasks stay as they are. Returns only
+  /// after it is done with the loop's memory and doorbell (~Loop waits for it), so a
+  /// run() it ends may be followed by ~Loop at once.
   void stop() noexcept;
 
   /// Spawned tasks not finished yet.
