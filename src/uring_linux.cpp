@@ -130,17 +130,21 @@ bool reap(io_uring& ring, std::uint64_t user_data, std::chrono::nanoseconds pati
   }
 }
 
+// What one candidate showed: the wake completed the request, it did not, or the probe
+// could not find out (no SQE, a failed submit: nothing learned about the kernel).
+enum class Candidate { woken, not_woken, failed };
+
 // One candidate: arm with `private_arm` flags on a scratch word, wake it the way the
 // events' set() does (`shared_wake`), and see whether the request completes.
-bool woken_by_set(io_uring& ring, bool private_arm, bool shared_wake) noexcept {
+Candidate woken_by_set(io_uring& ring, bool private_arm, bool shared_wake) noexcept {
   // Static: the word stays valid even if a request on it were never cancelled. The
   // value never changes, so only a wake can complete the request.
   static std::atomic<std::uint32_t> scratch{0};
   constexpr std::uint64_t kWaitTag = 1, kCancelTag = 2;
   io_uring_sqe* sqe = io_uring_get_sqe(&ring);
-  if (sqe == nullptr) return false;
+  if (sqe == nullptr) return Candidate::failed;
   prep_futex_wait(sqe, scratch, 0, private_arm, kWaitTag);
-  if (io_uring_submit(&ring) != 1) return false;
+  if (io_uring_submit(&ring) != 1) return Candidate::failed;
   // The first thread of a process moves its private futexes to a new table on 6.16+
   // (see the file comment): a request that does not survive that is of no use.
   try {
@@ -157,7 +161,7 @@ bool woken_by_set(io_uring& ring, bool private_arm, bool shared_wake) noexcept {
                   nullptr, 0);
     done = reap(ring, kWaitTag, std::chrono::milliseconds(10), res);
   }
-  if (done) return res == 0;
+  if (done) return res == 0 ? Candidate::woken : Candidate::not_woken;
   // Never woken: cancel it and reap both CQEs, so nothing on the scratch word lingers.
   if ((sqe = io_uring_get_sqe(&ring)) != nullptr) {
     io_uring_prep_cancel64(sqe, kWaitTag, 0);
@@ -166,29 +170,44 @@ bool woken_by_set(io_uring& ring, bool private_arm, bool shared_wake) noexcept {
       (void)reap(ring, kWaitTag, std::chrono::seconds(1), res);
     }
   }
-  return false;
+  return Candidate::not_woken;
 }
 
-UringFutexMode probe(bool shared_wake) noexcept {
+// What a probe found, and whether that is the kernel's answer (kept for the process) or
+// a failure to ask (no descriptor, no memory, no thread: asked again next time).
+struct Probed {
+  UringFutexMode mode;
+  bool lasting;
+};
+
+Probed probe(bool shared_wake) noexcept {
   // A private table created while the probe's request is armed would strand it.
-  if (!ensure_private_futex_hash()) return UringFutexMode::unsupported;
+  if (!ensure_private_futex_hash()) return {UringFutexMode::unsupported, false};
   io_uring ring{};
-  if (detail::setup_ring(4, ring) < 0) return UringFutexMode::unsupported;  // ENOSYS, EPERM, ENOMEM
-  UringFutexMode mode = UringFutexMode::unsupported;
+  if (const int error = detail::setup_ring(4, ring); error < 0) {
+    // ENOSYS (no io_uring) and EPERM (sysctl, seccomp) are this system's answer;
+    // EMFILE, ENFILE, ENOMEM and the like are this moment's.
+    return {UringFutexMode::unsupported, error == -ENOSYS || error == -EPERM};
+  }
+  Probed found{UringFutexMode::unsupported, true};
   io_uring_probe* ops = io_uring_get_probe_ring(&ring);
   const bool has_op = ops == nullptr || io_uring_opcode_supported(ops, kOpFutexWait);
   if (ops != nullptr) io_uring_free_probe(ops);
   if (has_op) {
     // The flag that matches the wake first; the other in case the kernel disagrees.
     const bool first_private = !shared_wake;
-    if (woken_by_set(ring, first_private, shared_wake)) {
-      mode = first_private ? UringFutexMode::private_futex : UringFutexMode::shared_futex;
-    } else if (woken_by_set(ring, !first_private, shared_wake)) {
-      mode = first_private ? UringFutexMode::shared_futex : UringFutexMode::private_futex;
+    const Candidate first = woken_by_set(ring, first_private, shared_wake);
+    const Candidate other = first == Candidate::woken ? Candidate::failed : woken_by_set(ring, !first_private, shared_wake);
+    if (first == Candidate::woken) {
+      found.mode = first_private ? UringFutexMode::private_futex : UringFutexMode::shared_futex;
+    } else if (other == Candidate::woken) {
+      found.mode = first_private ? UringFutexMode::shared_futex : UringFutexMode::private_futex;
+    } else {
+      found.lasting = first != Candidate::failed && other != Candidate::failed;
     }
   }
   detail::teardown_ring(ring);  // cancels whatever is still in flight
-  return mode;
+  return found;
 }
 
 }  // namespace
@@ -204,8 +223,10 @@ UringFutexMode uring_futex_mode(bool shared_wake) noexcept {
   const std::lock_guard<std::mutex> held(probing);
   mode = cached.load(std::memory_order_relaxed);  // relaxed: the mutex orders it
   if (mode == kUnknown) {
-    mode = static_cast<int>(probe(shared_wake));
-    cached.store(mode, std::memory_order_relaxed);
+    const Probed found = probe(shared_wake);
+    mode = static_cast<int>(found.mode);
+    // A failure to ask is not remembered: the next call (the next Loop) asks again.
+    if (found.lasting) cached.store(mode, std::memory_order_relaxed);
   }
   return static_cast<UringFutexMode>(mode);
 }

@@ -112,7 +112,9 @@
 // every wait polls instead, with an IORING_OP_TIMEOUT of kFallbackPoll (capped by its
 // deadline) after which the waiter re-checks the word as above. Correct, never hangs,
 // costs up to one poll interval of latency per wake and one completion per waiter per
-// interval. Loop::futex_waits() tells which path a loop uses.
+// interval. Loop::futex_waits() tells which path a loop uses. A probe that could not
+// ask the kernel (no descriptor or memory for its scratch ring, no thread) leaves only
+// the loop being built on the fallback path: the next Loop probes again.
 //
 // A task that throws: co_await rethrows in the awaiting task; a spawned task that
 // throws writes "fev::Loop: a spawned task ended with an exception: " and its what()

@@ -46,7 +46,8 @@
 // per process on a scratch ring: it arms a wait on a scratch word, creates and joins a
 // thread (see below), wakes the word exactly as set() would, and sees whether the CQE
 // arrives within 250 ms; it tries the other flag if not, and then gives up.
-// uring_futex_mode() tells what it found. When nothing works (a kernel before 6.7,
+// uring_futex_mode() tells what it found. That answer is kept; a probe that failed for
+// want of a resource (EMFILE, ENOMEM, no thread) is not, and runs again next time. When nothing works (a kernel before 6.7,
 // io_uring disabled by sysctl or seccomp, a backend other than Futex/FutexShared) arm()
 // returns `unsupported` and queues nothing: it never hangs, and the caller waits in a
 // thread instead (examples/uring_pipe_and_event.cpp shows both).
@@ -107,7 +108,10 @@ enum class UringFutexMode {
 };
 
 /// What the one-time probe found for events whose set() wakes private futexes
-/// (`shared_wake` false: fev::Event) or shared ones (true: fev::SharedEvent).
+/// (`shared_wake` false: fev::Event) or shared ones (true: fev::SharedEvent). The
+/// kernel's answer is kept for the process; a probe that could not ask (no descriptor
+/// or memory for its scratch ring, no thread, a failed submit) answers `unsupported`
+/// this time only, and the next call (the next fev::Loop, the next arm()) probes again.
 UringFutexMode uring_futex_mode(bool shared_wake) noexcept;
 
 namespace detail {
