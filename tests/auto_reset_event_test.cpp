@@ -77,15 +77,19 @@ struct RoundsOutcome {
   int lost_wakeup_round = 0;    // a set() that released no waiter within the patience
   int double_release_round = 0; // a set() that released two waiters
   bool timed_wait_timed_out = false;
+  int unparked_round = 0;       // a round before which the waiters did not all park
 };
 
 // Each set() releases exactly one of several parked waiters: `rounds` sets, each
 // followed by a wait (at most `patience`) for its one release. Half the waiters wait
 // untimed, half with a timed wait that must not time out; no waiter ever retries after
-// a timeout, so a set() that wakes nobody is a lost round, not a slow one. `unstick`
-// runs before the waiters are joined (a broken backend lets its stuck waiters go).
-template <class Event, class Unstick>
-RoundsOutcome release_rounds(int rounds, std::chrono::milliseconds patience, Unstick&& unstick) {
+// a timeout, so a set() that wakes nobody is a lost round, not a slow one. Before the
+// first round and every 100th, the rounds wait until `all_parked(event)` holds (every
+// waiter parked): while one still spins it takes the signal by itself, and a set()
+// whose wake is lost would go unnoticed. `unstick` runs before the waiters are joined
+// (a broken backend lets its stuck waiters go).
+template <class Event, class AllParked, class Unstick>
+RoundsOutcome release_rounds(int rounds, std::chrono::milliseconds patience, AllParked&& all_parked, Unstick&& unstick) {
   Event event;
   constexpr int kWaiters = 4;
   RoundsOutcome outcome;
@@ -103,13 +107,10 @@ RoundsOutcome release_rounds(int rounds, std::chrono::milliseconds patience, Uns
       }
     });
   }
-  const auto registered_waiters = [&] { return event.word().load() >> 1; };
   for (int round = 1; round <= rounds; ++round) {
-    if (round % 100 == 0) {
-      // Now and then let every waiter park first: while one still spins it takes the
-      // signal by itself, and a set() whose wake is lost would go unnoticed.
-      if (!eventually([&] { return registered_waiters() == kWaiters; }, patience)) {
-        outcome.lost_wakeup_round = round;
+    if (round % 100 == 1) {
+      if (!eventually([&] { return all_parked(event); }, patience)) {
+        outcome.unparked_round = round;
         break;
       }
     }
@@ -123,7 +124,7 @@ RoundsOutcome release_rounds(int rounds, std::chrono::milliseconds patience, Uns
       break;
     }
   }
-  if (outcome.lost_wakeup_round == 0 && outcome.double_release_round == 0) {
+  if (outcome.lost_wakeup_round == 0 && outcome.double_release_round == 0 && outcome.unparked_round == 0) {
     std::this_thread::sleep_for(5ms);
     if (released.load() != rounds) outcome.double_release_round = rounds;
   }
@@ -148,18 +149,26 @@ RoundsOutcome release_rounds(int rounds, std::chrono::milliseconds patience, Uns
 constexpr std::chrono::milliseconds kReleasePatience = 5s;
 
 TYPED_TEST(AutoResetEventTest, EachSetReleasesExactlyOneWaiter) {
-  const RoundsOutcome outcome = release_rounds<typename TestFixture::Event>(2000, kReleasePatience, [] {});
+  using Event = typename TestFixture::Event;
+  const RoundsOutcome outcome = release_rounds<Event>(
+      2000, kReleasePatience, [](const Event& event) { return TestFixture::registered_waiters(event) == 4u; }, [] {});
   EXPECT_EQ(outcome.lost_wakeup_round, 0) << "a set() released no waiter: lost wakeup";
   EXPECT_EQ(outcome.double_release_round, 0) << "one set() released two waiters";
   EXPECT_FALSE(outcome.timed_wait_timed_out) << "a one-hour timed wait timed out";
+  EXPECT_EQ(outcome.unparked_round, 0) << "the waiters did not all park within the patience";
 }
 
 // The same check against a backend whose wakes do nothing must report a lost wakeup:
-// proof that the check above can fail.
+// proof that the check above can fail. Waits park at once, and the first round waits
+// until all four waiters sleep in the deaf backend, which only release() ends: its
+// set() wakes nobody, on an idle machine or a loaded one.
 TEST(AutoResetEventBrokenBackendTest, LostWakeupsAreDetected) {
   using Deaf = fev::testing::DeafWait<fev::DefaultWait>;
+  const fev::testing::NoSpinning park_at_once;
   Deaf::deafen();
-  const RoundsOutcome outcome = release_rounds<fev::BasicAutoResetEvent<Deaf>>(2000, kReleasePatience, [] { Deaf::release(); });
+  const RoundsOutcome outcome = release_rounds<fev::BasicAutoResetEvent<Deaf>>(
+      2000, kReleasePatience, [](const auto&) { return Deaf::sleepers() == 4; }, [] { Deaf::release(); });
+  EXPECT_EQ(outcome.unparked_round, 0) << "the waiters never all slept in the deaf backend: the check tested nothing";
   EXPECT_NE(outcome.lost_wakeup_round, 0) << "the deaf backend lost no wakeup: the check cannot fail";
   EXPECT_FALSE(outcome.timed_wait_timed_out) << "a one-hour timed wait timed out";
 }

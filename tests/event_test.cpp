@@ -216,19 +216,33 @@ TYPED_TEST(EventTest, WaiterMayDestroyTheEventRightAfterWaking) {
   }
 }
 
-// Setters, clearers and waiters all at once for at least `run_for`. Returns the index
-// of a waiter that did not move for `patience` while the setter kept setting (a lost
-// wakeup: each set() releases every waiter that is waiting at that moment), or -1.
-// The storm ends only once every waiter has returned from `moves_each` waits and has
-// moved again after `run_for`, so a waiter that stops moving at any point, early or
-// late, is caught however short `patience` is next to `run_for`. `unstick` runs before
-// the threads are joined (a broken backend lets its stuck waiters go there).
-template <class Event, class Unstick>
-int storm_stalled_waiter(Clock::duration run_for, int moves_each, std::chrono::milliseconds patience,
-                         Unstick&& unstick) {
+// What storm_stalled_waiter() saw: the index of a waiter that did not move for
+// `patience` while the setter kept setting (a lost wakeup: each set() releases every
+// waiter that is waiting at that moment), or -1; and whether a checkpoint found no
+// parked waiter within `patience`.
+struct StormOutcome {
+  int stalled_waiter = -1;
+  bool checkpoint_missed = false;
+};
+
+// Setters, clearers and waiters all at once for at least `run_for`. The storm ends
+// only once every waiter has returned from `moves_each` waits and has moved again after
+// `run_for`, so a waiter that stops moving at any point, early or late, is caught
+// however short `patience` is next to `run_for`. Before its first set() and every
+// kSetsPerCheckpoint sets after it, the setter leaves the event clear until
+// `parked(event)` holds (a waiter parked on it): a set() whose wakes are lost then
+// always has a parked waiter to strand, where waiters that keep finding the event set
+// (by polling, or on a loaded machine where the setter runs between their turns) might
+// never park at all. `unstick` runs before the threads are joined (a broken backend
+// lets its stuck waiters go there).
+template <class Event, class Parked, class Unstick>
+StormOutcome storm_stalled_waiter(Clock::duration run_for, int moves_each, std::chrono::milliseconds patience,
+                                  Parked&& parked, Unstick&& unstick) {
   Event event;
   constexpr std::size_t kWaiters = 4;
+  constexpr long kSetsPerCheckpoint = 64;
   std::atomic<bool> stop{false};
+  std::atomic<bool> checkpoint_missed{false};
   std::vector<std::atomic<long>> progress(kWaiters);
   std::vector<std::thread> threads;
   for (std::size_t i = 0; i < kWaiters; ++i) {
@@ -244,7 +258,11 @@ int storm_stalled_waiter(Clock::duration run_for, int moves_each, std::chrono::m
     });
   }
   threads.emplace_back([&] {  // setter
-    while (!stop.load()) {
+    for (long sets = 0; !stop.load(); ++sets) {
+      if (sets % kSetsPerCheckpoint == 0) {  // the first set() too: before any waiter is done
+        event.clear();
+        if (!eventually([&] { return stop.load() || parked(event); }, patience)) checkpoint_missed.store(true);
+      }
       event.set();
       std::this_thread::yield();
       event.clear();
@@ -262,8 +280,8 @@ int storm_stalled_waiter(Clock::duration run_for, int moves_each, std::chrono::m
   const auto finish_line = Clock::now() + run_for;
   std::vector<long> last_seen(kWaiters, -1);
   std::vector<Clock::time_point> last_move(kWaiters, Clock::now());
-  int stalled_waiter = -1;
-  for (bool all_done = false; !all_done && stalled_waiter < 0;) {
+  StormOutcome outcome;
+  for (bool all_done = false; !all_done && outcome.stalled_waiter < 0;) {
     std::this_thread::sleep_for(10ms);
     const auto now = Clock::now();
     all_done = true;
@@ -275,7 +293,7 @@ int storm_stalled_waiter(Clock::duration run_for, int moves_each, std::chrono::m
       }
       const bool done = count >= moves_each && last_move[i] > finish_line;
       if (!done) all_done = false;
-      if (!done && now - last_move[i] > patience) stalled_waiter = static_cast<int>(i);
+      if (!done && now - last_move[i] > patience) outcome.stalled_waiter = static_cast<int>(i);
     }
   }
   unstick();
@@ -286,7 +304,8 @@ int storm_stalled_waiter(Clock::duration run_for, int moves_each, std::chrono::m
   threads[kWaiters + 1].join();
   event.set();  // release whoever is still waiting; nothing clears it any more
   for (std::size_t i = 0; i < kWaiters; ++i) threads[i].join();
-  return stalled_waiter;
+  outcome.checkpoint_missed = checkpoint_missed.load();
+  return outcome;
 }
 
 // The patience is far beyond any wake latency, so only a wake that never comes reaches
@@ -296,19 +315,30 @@ constexpr Clock::duration kStormRunFor = 2s;
 constexpr int kStormMovesEach = 3000;
 
 TYPED_TEST(EventTest, SetClearWaitStormLosesNoWakeup) {
-  const int stalled = storm_stalled_waiter<typename TestFixture::Event>(kStormRunFor, kStormMovesEach, kStormPatience, [] {});
-  EXPECT_EQ(stalled, -1) << "waiter " << stalled << " made no progress while the setter kept setting";
+  using Event = typename TestFixture::Event;
+  const StormOutcome outcome = storm_stalled_waiter<Event>(
+      kStormRunFor, kStormMovesEach, kStormPatience, [](const Event& event) { return TestFixture::has_parked_waiter(event); },
+      [] {});
+  EXPECT_EQ(outcome.stalled_waiter, -1) << "waiter " << outcome.stalled_waiter
+                                        << " made no progress while the setter kept setting";
+  EXPECT_FALSE(outcome.checkpoint_missed) << "no waiter parked on the clear event within the patience";
 }
 
 // The same storm against a backend whose wakes do nothing must catch a stalled waiter:
-// proof that the watchdog above can fire.
+// proof that the watchdog above can fire. Waits park at once, and each checkpoint waits
+// until an untimed waiter sleeps in the deaf backend, which only release() ends: the
+// checkpoint's set() strands it, on an idle machine or a loaded one.
 TEST(EventBrokenBackendTest, StormCatchesLostWakeups) {
   using Deaf = fev::testing::DeafWait<fev::DefaultWait>;
+  using Event = fev::BasicEvent<Deaf>;
+  const fev::testing::NoSpinning park_at_once;
   Deaf::deafen();
-  const int stalled =
-      storm_stalled_waiter<fev::BasicEvent<Deaf>>(kStormRunFor, kStormMovesEach, kStormPatience, [] { Deaf::release(); });
-  EXPECT_NE(stalled, -1) << "no waiter stalled on the deaf backend: the watchdog cannot fire";
-  EXPECT_EQ(stalled % 2, 0) << "only untimed waiters can stall; a timed one returns at its timeout";
+  const StormOutcome outcome = storm_stalled_waiter<Event>(
+      kStormRunFor, kStormMovesEach, kStormPatience, [](const Event&) { return Deaf::untimed_sleepers() > 0; },
+      [] { Deaf::release(); });
+  EXPECT_FALSE(outcome.checkpoint_missed) << "no untimed waiter reached the deaf backend: the check tested nothing";
+  EXPECT_NE(outcome.stalled_waiter, -1) << "no waiter stalled on the deaf backend: the watchdog cannot fire";
+  EXPECT_EQ(outcome.stalled_waiter % 2, 0) << "only untimed waiters can stall; a timed one returns at its timeout";
 }
 
 }  // namespace

@@ -62,22 +62,41 @@ struct SpuriousWait {
 // because of a wake. Lost-wakeup checks run against it to prove that they can fail.
 // After release() it forwards everything to `Inner`, so a test can let stuck threads go
 // and join them; deafen() makes it broken again.
+//
+// sleepers() counts the threads past the entry check: each stays asleep until its
+// deadline or release(), whatever happens to the word, so a check that waits for one
+// (untimed_sleepers() for one with no deadline) before its set() knows that the set()
+// strands it, however the threads were scheduled.
 template <class Inner>
 struct DeafWait {
   static constexpr std::string_view name = "deaf";
   static inline std::atomic<bool> released{false};
+  // seq_cst (the default) throughout: test bookkeeping, read by the checking thread.
+  static inline std::atomic<int> sleeping{0};
+  static inline std::atomic<int> sleeping_untimed{0};
   static void deafen() { released = false; }
   static void release() { released = true; }
+  static int sleepers() { return sleeping.load(); }
+  static int untimed_sleepers() { return sleeping_untimed.load(); }
 
   static WaitResult wait(const std::atomic<std::uint32_t>& word, std::uint32_t expected, Deadline deadline) noexcept {
     if (released) return Inner::wait(word, expected, deadline);
     // relaxed: like a futex's entry check; the caller re-reads the word after any return.
     if (word.load(std::memory_order_relaxed) != expected) return WaitResult::woken;
+    const bool untimed = deadline == Deadline::max();
+    ++sleeping;
+    if (untimed) ++sleeping_untimed;
+    WaitResult result = WaitResult::woken;
     while (!released) {
-      if (deadline != Deadline::max() && std::chrono::steady_clock::now() >= deadline) return WaitResult::timeout;
+      if (!untimed && std::chrono::steady_clock::now() >= deadline) {
+        result = WaitResult::timeout;
+        break;
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
-    return WaitResult::woken;
+    if (untimed) --sleeping_untimed;
+    --sleeping;
+    return result;
   }
   static void wake_one(const std::atomic<std::uint32_t>& word) noexcept {
     if (released) Inner::wake_one(word);
@@ -85,6 +104,21 @@ struct DeafWait {
   static void wake_all(const std::atomic<std::uint32_t>& word) noexcept {
     if (released) Inner::wake_all(word);
   }
+};
+
+// For the must-fail twins of the lost-wakeup checks: while it lives, every wait parks at
+// once (fev::set_spin_limit(0): one check, no polls, no yields), so a waiter reaches the
+// broken backend however loaded the machine is, instead of finding its answer by polling.
+// Restores the process's spin limit when it goes.
+class NoSpinning {
+ public:
+  NoSpinning() : saved_(spin_limit()) { set_spin_limit(std::chrono::nanoseconds{0}); }
+  ~NoSpinning() { set_spin_limit(saved_); }
+  NoSpinning(const NoSpinning&) = delete;
+  NoSpinning& operator=(const NoSpinning&) = delete;
+
+ private:
+  std::chrono::nanoseconds saved_;
 };
 
 template <class Tuple, class... Extra>

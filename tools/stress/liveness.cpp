@@ -21,9 +21,12 @@ std::optional<ThreadStall> StallDetector::observe(const RingSample& sample) {
   std::optional<ThreadStall> stalled;
   for (std::size_t i = 0; i < threads_.size(); ++i) {
     const std::uint64_t state = threads_[i].state();
+    // A retry loop is judged by its calls, a blocking operation as a whole (see the header).
+    const std::uint64_t calls = ThreadLiveness::kind(state) == CallKind::blocking ? 0 : threads_[i].calls();
     Seen& seen = seen_[i];
-    if (state != seen.state) {
+    if (state != seen.state || calls != seen.calls) {
       seen.state = state;
+      seen.calls = calls;
       seen.since = sample.now;
       continue;
     }
@@ -44,7 +47,9 @@ std::optional<ThreadStall> StallDetector::observe(const RingSample& sample) {
 std::string describe(const ThreadStall& stall) {
   const bool producer = stall.role == Role::producer;
   const char* operation = producer ? "push" : "pop";
-  const char* kind = stall.kind == CallKind::blocking ? "blocking " : stall.kind == CallKind::timed_loop ? "timed-retry " : "try-retry ";
+  const char* kind = stall.kind == CallKind::blocking     ? "blocking "
+                     : stall.kind == CallKind::timed_loop ? "ring call of a timed-retry "
+                                                          : "ring call of a try-retry ";
   const char* work = producer ? "the ring had free slots" : "the ring held items";
   char text[256];
   std::snprintf(text, sizeof text,

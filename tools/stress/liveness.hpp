@@ -1,8 +1,16 @@
 // SPDX-License-Identifier: MIT
 // Per-thread liveness for tools/stress: each producer and consumer says whether it is
 // inside a ring operation, and the watchdog reports a thread that stayed inside one
-// operation for longer than the stall limit while there was work it could have taken
-// (items in the ring for a consumer, free slots for a producer) at every sample.
+// blocking operation, or inside one ring call of a try or timed retry loop, for longer
+// than the stall limit while there was work it could have taken (items in the ring for
+// a consumer, free slots for a producer) at every sample.
+//
+// A blocking push or pop parks, and a thread parked while work waits has missed a wake:
+// the whole operation is judged. A retry loop's calls never park past their timeout, so
+// each returns on its own; a loop that keeps losing the race for the work is starved,
+// which the ring does not promise to prevent (on a loaded machine the scheduler decides
+// who gets each item). Its window restarts with every call it makes: it is reported
+// only when one call does not return.
 #pragma once
 
 #include <atomic>
@@ -71,9 +79,10 @@ struct ThreadStall {
 };
 
 // The watchdog's memory of the threads' states across samples. A thread is stalled
-// when it was inside the same operation at every sample of a window of `limit`, and at
-// every one of those samples the ring offered work to its role. A thread that waits
-// while others take every item is fine as long as the ring runs empty now and then.
+// when it was inside the same operation, and for a retry loop inside the same ring
+// call, at every sample of a window of `limit`, and at every one of those samples the
+// ring offered work to its role. A thread that waits while others take every item is
+// fine as long as the ring runs empty now and then.
 class StallDetector {
  public:
   StallDetector(const std::vector<ThreadLiveness>& threads, int producers, Clock::duration limit);
@@ -84,7 +93,8 @@ class StallDetector {
  private:
   struct Seen {
     std::uint64_t state = ~std::uint64_t{0};
-    Clock::time_point since{};  // first sample that saw `state`
+    std::uint64_t calls = 0;    // ring calls made (retry loops only; 0 in a blocking one)
+    Clock::time_point since{};  // first sample that saw `state` and `calls`
   };
   const std::vector<ThreadLiveness>& threads_;
   int producers_;

@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: MIT
+// The stress harness's per-thread watchdog (StallDetector), fed with samples made up
+// here: no threads run and no clock is read, so its verdicts cannot depend on the machine.
+#include "liveness.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <optional>
+#include <vector>
+
+namespace stress {
+namespace {
+
+using namespace std::chrono_literals;
+
+// One producer (index 0) and one consumer (index 1), judged over windows of 500 ms; at
+// every sample the ring holds items and has free slots, so both roles are offered work.
+class Watch {
+ public:
+  ThreadLiveness& producer() { return threads_[0]; }
+  ThreadLiveness& consumer() { return threads_[1]; }
+
+  // Samples every 5 ms for `span`, calling `between()` before each sample; the first
+  // stall reported, if any.
+  template <class Between>
+  std::optional<ThreadStall> run_for(Clock::duration span, Between&& between) {
+    for (const Clock::time_point end = now_ + span; now_ < end;) {
+      between();
+      now_ += 5ms;
+      if (auto stall = detector_.observe(RingSample{now_, true, true})) return stall;
+    }
+    return std::nullopt;
+  }
+  std::optional<ThreadStall> run_for(Clock::duration span) {
+    return run_for(span, [] {});
+  }
+
+ private:
+  std::vector<ThreadLiveness> threads_ = std::vector<ThreadLiveness>(2);
+  StallDetector detector_{threads_, 1, 500ms};
+  Clock::time_point now_{};
+};
+
+TEST(StressLiveness, ABlockingPopThatDoesNotReturnIsAStall) {
+  Watch watch;
+  watch.consumer().enter(CallKind::blocking);
+  watch.consumer().count_call();
+  const auto stall = watch.run_for(2s);
+  ASSERT_TRUE(stall.has_value()) << "a consumer parked for 2 s beside items was not reported";
+  EXPECT_EQ(stall->role, Role::consumer);
+  EXPECT_EQ(stall->kind, CallKind::blocking);
+}
+
+TEST(StressLiveness, AThreadThatKeepsFinishingOperationsIsNoStall) {
+  Watch watch;
+  const auto stall = watch.run_for(2s, [&] {
+    watch.consumer().enter(CallKind::blocking);
+    watch.consumer().count_call();
+    watch.consumer().leave();
+  });
+  EXPECT_FALSE(stall.has_value());
+}
+
+// A try loop never parks: a consumer that keeps trying and losing the race for every
+// item (starved by the others on a loaded machine) is not stuck in the ring.
+TEST(StressLiveness, ATryLoopThatKeepsLosingTheRaceIsNoStall) {
+  Watch watch;
+  watch.consumer().enter(CallKind::try_loop);
+  const auto stall = watch.run_for(2s, [&] { watch.consumer().count_call(); });
+  EXPECT_FALSE(stall.has_value()) << "a try loop making calls was reported as stalled";
+}
+
+TEST(StressLiveness, ATimedLoopThatKeepsTimingOutIsNoStall) {
+  Watch watch;
+  watch.producer().enter(CallKind::timed_loop);
+  const auto stall = watch.run_for(2s, [&] { watch.producer().count_call(); });
+  EXPECT_FALSE(stall.has_value()) << "a timed retry loop making calls was reported as stalled";
+}
+
+// One call of a retry loop that does not return (a try that livelocks inside the ring,
+// a timed wait that outlives its deadline) is a stall.
+TEST(StressLiveness, ARetryLoopCallThatDoesNotReturnIsAStall) {
+  for (const CallKind kind : {CallKind::try_loop, CallKind::timed_loop}) {
+    Watch watch;
+    watch.consumer().enter(kind);
+    int calls = 0;
+    // 100 ms of calls, then one that never returns.
+    const auto stall = watch.run_for(3s, [&] {
+      if (++calls <= 20) watch.consumer().count_call();
+    });
+    ASSERT_TRUE(stall.has_value()) << "a retry loop stuck in one call was not reported";
+    EXPECT_EQ(stall->role, Role::consumer);
+    EXPECT_EQ(stall->kind, kind);
+  }
+}
+
+}  // namespace
+}  // namespace stress
