@@ -77,9 +77,16 @@ namespace {
 constexpr std::uint64_t kTagWait = 0;
 constexpr std::uint64_t kTagTimer = 1;
 constexpr std::uint64_t kTagCancel = 2;
+constexpr std::uint64_t kTagRelay = 3;
 constexpr std::uint64_t kTagMask = 7;
 constexpr std::uint64_t kDoorbell = 3;  // no operation: address 0, tag 3
 constexpr std::uint64_t kCancelAll = 4;  // ~Loop's cancellation of every request: address 0, tag 4
+
+// A ring waiter's futex wait carries only this bit of the futex bitset, and the wake
+// linked to it (the relay to threads) every other bit: threads wait with every bit, so
+// the relay wakes a thread and never another coroutine's wait (no chain of relays).
+constexpr std::uint32_t kCoroutineRingWaitBit = 0x80000000u;
+constexpr std::uint32_t kThreadBits = ~kCoroutineRingWaitBit;
 
 // How long ~Loop waits for completions after a cancellation found nothing more to cancel
 // before it asks again (a linked timeout's completion follows its wait's).
@@ -157,6 +164,7 @@ struct LoopState {
   bool shared_futex_ok = false;   // SharedEvent/SharedRing words
   bool private_flag_for_private = true;  // the flag the probe found for private wakes
   bool private_flag_for_shared = false;  // ... and for shared wakes
+  bool relay_ok = false;                 // the kernel has IORING_OP_FUTEX_WAKE (ring waits relay)
 
   std::atomic<bool> stop_asked{false};
   // acquire/release: the turn that sets it and the one that clears it; a second thread
@@ -240,10 +248,10 @@ struct LoopState {
     op.pending = 1;
   }
 
-  // An SQE for op's wait; with a deadline, room is made for the linked timer first
-  // (the two SQEs must be adjacent).
-  io_uring_sqe* wait_sqe(Deadline deadline) noexcept {
-    if (deadline != Deadline::max() && io_uring_sq_space_left(&ring) < 2) (void)io_uring_submit(&ring);
+  // An SQE for op's wait; with a deadline (or a relay), room is made for the linked
+  // SQE first (the two must be adjacent).
+  io_uring_sqe* wait_sqe(bool linked) noexcept {
+    if (linked && io_uring_sq_space_left(&ring) < 2) (void)io_uring_submit(&ring);
     return sqe();
   }
 
@@ -404,6 +412,14 @@ Loop::Loop(unsigned queue_depth) : state_(std::make_unique<detail::LoopState>())
   params.cq_entries = std::max(kCompletionEntries, 2 * queue_depth);
   if (const int error = detail::setup_ring(std::max(queue_depth, 8u), s.ring, params); error < 0)
     throw std::system_error(-error, std::system_category(), "fev::Loop: io_uring_queue_init");
+  if (s.private_futex_ok || s.shared_futex_ok) {
+    // Linux 6.7 brought the futex wake op with the wait; a kernel that refused it would
+    // fail every relayed wait (a failed link fails its head).
+    constexpr int kOpFutexWake = 52;  // IORING_OP_FUTEX_WAKE
+    io_uring_probe* ops = io_uring_get_probe_ring(&s.ring);
+    s.relay_ok = ops != nullptr && io_uring_opcode_supported(ops, kOpFutexWake);
+    if (ops != nullptr) io_uring_free_probe(ops);
+  }
   s.doorbell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (s.doorbell < 0) {
     const int error = errno;
@@ -506,7 +522,7 @@ bool Loop::turn() {
 namespace detail {
 
 void LoopAccess::queue_wait(Loop& loop, LoopOp& op, const std::atomic<std::uint32_t>& word, std::uint32_t expected,
-                            WordKind kind, Deadline deadline) noexcept {
+                            WordKind kind, Deadline deadline, bool relay_to_threads) noexcept {
   LoopState& s = *loop.state_;
   op.cancel_sent = false;
   op.main_in_flight = true;
@@ -514,7 +530,20 @@ void LoopAccess::queue_wait(Loop& loop, LoopOp& op, const std::atomic<std::uint3
     s.queue_poll(op, deadline);
     return;
   }
-  io_uring_sqe* entry = s.wait_sqe(deadline);
+  if (relay_to_threads && s.relay_ok) {
+    // Linked: when a wake completes the wait (res 0), the kernel wakes one thread on the
+    // word at once; any other end of the wait cancels the relay (-ECANCELED). Either
+    // way one completion each.
+    io_uring_sqe* entry = s.wait_sqe(true);
+    detail::prep_futex_wait(entry, word, expected, s.private_flag(kind), user_data(op, kTagWait),
+                            kCoroutineRingWaitBit);
+    entry->flags |= IOSQE_IO_LINK;
+    io_uring_sqe* relay = s.sqe();
+    detail::prep_futex_wake(relay, word, 1, s.private_flag(kind), kThreadBits, user_data(op, kTagRelay));
+    op.pending = 2;
+    return;
+  }
+  io_uring_sqe* entry = s.wait_sqe(deadline != Deadline::max());
   detail::prep_futex_wait(entry, word, expected, s.private_flag(kind), user_data(op, kTagWait));
   s.link_timer(entry, op, deadline);
 }
@@ -534,7 +563,7 @@ void LoopAccess::queue_waitv(Loop& loop, LoopOp& op, FutexWaitvEntry* entries, c
     s.queue_poll(op, deadline);
     return;
   }
-  io_uring_sqe* entry = s.wait_sqe(deadline);
+  io_uring_sqe* entry = s.wait_sqe(deadline != Deadline::max());
   detail::prep_futex_waitv(entry, entries, static_cast<unsigned>(count), user_data(op, kTagWait));
   s.link_timer(entry, op, deadline);
 }

@@ -12,10 +12,33 @@
 
 namespace fev::detail {
 
+// Every futex bit: a wait with it is woken by any wake (futex(2)'s FUTEX_WAIT does so).
+inline constexpr std::uint32_t kAnyFutexBits = 0xFFFFFFFFu;
+
 // Fills `sqe` with an IORING_OP_FUTEX_WAIT (liburing 2.3 has no helper) on `word`
-// holding `expected`, FUTEX2_PRIVATE when `private_futex`, with `user_data`.
+// holding `expected`, FUTEX2_PRIVATE when `private_futex`, with `user_data`. `bits`: the
+// wait's futex bitset; a wake whose bitset shares no bit with it passes it by.
 void prep_futex_wait(io_uring_sqe* sqe, const std::atomic<std::uint32_t>& word, std::uint32_t expected,
-                     bool private_futex, std::uint64_t user_data) noexcept;
+                     bool private_futex, std::uint64_t user_data, std::uint32_t bits = kAnyFutexBits) noexcept;
+
+// Fills `sqe` with an IORING_OP_FUTEX_WAKE (Linux 6.7, as the wait; liburing 2.3 has no
+// helper) of at most `count` waiters on `word` whose bitset shares a bit with `bits`,
+// FUTEX2_PRIVATE when `private_futex`, with `user_data`. The kernel's io_futex_prep
+// reads: fd the futex2 flags, addr the word, addr2 (off) the count, addr3 the bitset;
+// len, futex_flags, buf_index and file_index must be 0. Its completion: how many it woke.
+inline void prep_futex_wake(io_uring_sqe* sqe, const std::atomic<std::uint32_t>& word, std::uint32_t count,
+                            bool private_futex, std::uint32_t bits, std::uint64_t user_data) noexcept {
+  constexpr std::uint8_t kOpFutexWake = 52;       // IORING_OP_FUTEX_WAKE
+  constexpr std::uint32_t kFutex2SizeU32 = 0x02;  // FUTEX2_SIZE_U32
+  constexpr std::uint32_t kFutex2Private = 0x80;  // FUTEX2_PRIVATE
+  std::memset(sqe, 0, sizeof *sqe);
+  sqe->opcode = kOpFutexWake;
+  sqe->fd = static_cast<std::int32_t>(kFutex2SizeU32 | (private_futex ? kFutex2Private : 0u));
+  sqe->addr = reinterpret_cast<std::uintptr_t>(&word);
+  sqe->off = count;
+  sqe->addr3 = bits;
+  io_uring_sqe_set_data64(sqe, user_data);
+}
 
 // IORING_OP_FUTEX_WAITV (Linux 6.7+; liburing 2.3 has no helper either). The flags of
 // one entry of its array: a 32-bit word, FUTEX2_PRIVATE when `private_futex`.

@@ -8,7 +8,8 @@
 //   fd      futex2 flags: FUTEX2_SIZE_U32 (2), | FUTEX2_PRIVATE (128) for private words
 //   addr    the futex word's address
 //   off     (addr2) the value the word must hold for the request to sleep
-//   addr3   the wake bitset: FUTEX_BITSET_MATCH_ANY, so any FUTEX_WAKE wakes it
+//   addr3   the wait's bitset: every bit (FUTEX_BITSET_MATCH_ANY), so any FUTEX_WAKE
+//           wakes it; fev::Loop's ring waits carry one bit only (src/loop_linux.cpp)
 //   len, rw_flags (futex_flags), buf_index, file_index: must be 0
 //
 // Linux 6.16+ and io_uring futex waits on private words. Since 6.16 each process gets
@@ -89,7 +90,7 @@ bool ensure_private_futex_hash() noexcept {
 }
 
 void prep_futex_wait(io_uring_sqe* sqe, const std::atomic<std::uint32_t>& word, std::uint32_t expected,
-                     bool private_futex, std::uint64_t user_data) noexcept {
+                     bool private_futex, std::uint64_t user_data, std::uint32_t bits) noexcept {
   std::memset(sqe, 0, sizeof *sqe);
   sqe->opcode = kOpFutexWait;
   sqe->fd = static_cast<std::int32_t>(kFutex2SizeU32 | (private_futex ? kFutex2Private : 0u));
@@ -97,7 +98,7 @@ void prep_futex_wait(io_uring_sqe* sqe, const std::atomic<std::uint32_t>& word, 
   // wrapper around exactly that value.
   sqe->addr = reinterpret_cast<std::uintptr_t>(&word);
   sqe->off = expected;
-  sqe->addr3 = FUTEX_BITSET_MATCH_ANY;
+  sqe->addr3 = bits;
   io_uring_sqe_set_data64(sqe, user_data);
 }
 

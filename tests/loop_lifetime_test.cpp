@@ -348,6 +348,50 @@ TEST(LoopTeardown, ADestroyedLoopsAutoResetWaitTakesNoLaterSignal) {
   EXPECT_FALSE(by_coroutine);
 }
 
+// ---- A wake held by a loop that is not turning ----
+
+fev::Task<> spin_in_user_code(fev::Loop& loop, fev::Event& start, std::atomic<bool>& spinning,
+                              std::atomic<bool>& stop) {
+  const bool started = co_await fev::async_wait(loop, start);
+  spinning = started;
+  while (!stop.load()) {
+    // User code that keeps the loop's thread busy: no system call, no co_await.
+  }
+}
+
+TEST(LoopBusy, RingWakeTakenByABusyLoopsWaitStillWakesAParkedThread) {
+  if (!loop_with_futex_waits()) GTEST_SKIP() << "no io_uring futex waits here";
+  fev::Ring<int> ring(4);
+  auto& word = Access::consumers_word(ring);
+  fev::Event start;
+  std::atomic<bool> spinning{false}, stop{false};
+  std::optional<int> by_coroutine, by_thread;
+  std::atomic<bool> loop_done{false};
+  std::thread owner([&] {
+    auto loop = loop_with_futex_waits();
+    loop->spawn(pop_one(*loop, ring, by_coroutine));
+    loop->spawn(spin_in_user_code(*loop, start, spinning, stop));
+    loop->run();
+    loop_done = true;
+  });
+  ASSERT_TRUE(holds_within(kHang, [&] { return sleepers(word) != 0; }));  // the coroutine's wait is queued
+  {
+    ParkedThread thread(word, [&] { by_thread = ring.pop(); }, [&] { ring.close(); });
+    ASSERT_TRUE(thread.asleep());  // behind the coroutine's wait
+    start.set();
+    ASSERT_TRUE(holds_within(kHang, [&] { return spinning.load(); }));  // the loop no longer turns
+    ASSERT_TRUE(ring.push(7));  // the one wake completes the coroutine's wait
+    EXPECT_TRUE(thread.finished()) << "the thread slept beside a value while the busy loop held the wake";
+    EXPECT_TRUE(spinning.load());
+    stop = true;
+  }
+  ring.close();  // ends the coroutine's pop
+  owner.join();
+  EXPECT_TRUE(loop_done.load());
+  EXPECT_EQ(by_thread, std::optional<int>(7));
+  EXPECT_EQ(by_coroutine, std::nullopt);
+}
+
 // The loop's doorbell: the one eventfd open in this process, or -1.
 int doorbell_of_the_only_loop() {
   const std::vector<int> found = fev::testing::fds_named(fev::testing::kEventfd);

@@ -72,7 +72,8 @@ TEST_P(LoopTest, SharedEventWakesCoroutines) {
   std::atomic<int> woken{0};
   for (int i = 0; i < 4; ++i) {
     loop().spawn([](fev::Loop& loop, fev::BasicEvent<fev::backend::FutexShared>& event, std::atomic<int>& woken) -> fev::Task<> {
-      if (co_await fev::async_wait_for(loop, event, 60s)) woken.fetch_add(1);
+      const bool set = co_await fev::async_wait_for(loop, event, 60s);
+      if (set) woken.fetch_add(1);
     }(loop(), event, woken));
   }
   std::jthread setter([&] {
@@ -133,7 +134,8 @@ TEST_P(LoopTest, AnEventAlreadySetDoesNotSuspend) {
   int steps = 0;
   loop().spawn([](fev::Loop& loop, fev::Event& event, int& steps) -> fev::Task<> {
     for (int i = 0; i < 1000; ++i) {
-      if (co_await fev::async_wait(loop, event)) ++steps;
+      const bool set = co_await fev::async_wait(loop, event);
+      if (set) ++steps;
     }
   }(loop(), event, steps));
   ASSERT_TRUE(run_all(loop()));
@@ -160,7 +162,8 @@ TEST_P(LoopTest, TimedWaitsSeeASetBeforeTheirDeadline) {
   std::atomic<int> set_seen{0};
   for (int i = 0; i < 8; ++i) {
     loop().spawn([](fev::Loop& loop, fev::Event& event, std::atomic<int>& set_seen) -> fev::Task<> {
-      if (co_await fev::async_wait_until(loop, event, std::chrono::steady_clock::now() + 60s)) set_seen.fetch_add(1);
+      const bool set = co_await fev::async_wait_until(loop, event, std::chrono::steady_clock::now() + 60s);
+      if (set) set_seen.fetch_add(1);
     }(loop(), event, set_seen));
   }
   std::jthread setter([&] {
@@ -258,7 +261,11 @@ TEST_P(LoopTest, AutoResetEventHandsEachSignalToOneWaiter) {
   std::atomic<bool> finished{false};
   for (int i = 0; i < kCoroutines; ++i) {
     loop().spawn([](fev::Loop& loop, fev::AutoResetEvent& event, std::atomic<int>& taken) -> fev::Task<> {
-      while (co_await fev::async_wait(loop, event)) taken.fetch_add(1);
+      for (;;) {
+        const bool took = co_await fev::async_wait(loop, event);
+        if (!took) break;
+        taken.fetch_add(1);
+      }
     }(loop(), event, taken));
   }
   std::jthread thread_waiter([&] {
@@ -594,7 +601,8 @@ TEST_P(LoopTest, OneSetReleasesAHundredThousandCoroutines) {
   int released = 0;
   for (int i = 0; i < waiters; ++i) {
     loop().spawn([](fev::Loop& loop, fev::Event& event, int& released) -> fev::Task<> {
-      if (co_await fev::async_wait(loop, event)) ++released;
+      const bool set = co_await fev::async_wait(loop, event);
+      if (set) ++released;
     }(loop(), event, released));
   }
   std::jthread setter([&] {

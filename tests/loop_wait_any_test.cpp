@@ -109,7 +109,8 @@ TEST_P(LoopWaitAnyTest, EventsAlreadySetAnswerWithoutSuspending) {
   int steps = 0;
   loop().spawn([](fev::Loop& loop, fev::Event& unset, fev::Event& set_c, int& steps) -> fev::Task<> {
     for (int i = 0; i < 1000; ++i) {
-      if (co_await fev::async_wait_any(loop, unset, set_c) == 1) ++steps;
+      const std::size_t index = co_await fev::async_wait_any(loop, unset, set_c);
+      if (index == 1) ++steps;
     }
   }(loop(), unset, set_c, steps));
   ASSERT_TRUE(run_all(loop()));

@@ -57,6 +57,23 @@
 // no stack where the compiler makes it a tail call (optimized builds; not g++ with
 // AddressSanitizer).
 //
+// Wakes and busy loops: a ring's push wakes one sleeper (fev/ring.hpp, step 6), and
+// the kernel may give that wake to a coroutine's futex wait while the coroutine's loop
+// is running user code and cannot look at it. So a coroutine's ring wait is queued
+// linked to an IORING_OP_FUTEX_WAKE of one *thread* on the same word: when a wake
+// completes the wait, the kernel also wakes one thread sleeping there (coroutines' ring
+// waits carry a futex bitset that this wake leaves out, so it never reaches another
+// coroutine and never cascades). The kernel runs it in the loop thread's task work,
+// which it runs at the thread's next return to user mode (it interrupts busy user code
+// to do so), not at the loop's next turn. The bound: a thread never sleeps beside a
+// value (or room) because a coroutine holds the wake for longer than the kernel takes
+// to schedule the loop's thread; the woken thread takes the wake over as after any
+// wake. The cost: a coroutine's wake also wakes one thread, when one sleeps on that
+// word. Coroutines on other loops get no relay from the kernel: they wait until the
+// woken coroutine's loop turns, where its waiter relays as a thread does (Event::set()
+// and close() wake every waiter; an AutoResetEvent's signal stays in its word for any
+// waiter that looks).
+//
 // Timeouts: the wait is linked to an IORING_OP_LINK_TIMEOUT at the absolute deadline
 // (CLOCK_MONOTONIC, which is steady_clock), so it returns false no earlier than it.
 //
@@ -202,9 +219,11 @@ struct FutexWaitvEntry {
 struct LoopAccess {
   // Queues a wait on `word` while it holds `expected` (IORING_OP_FUTEX_WAIT, linked to
   // a timeout at `deadline` unless that is Deadline::max()), or, on the fallback path,
-  // a poll timer. One more on_done call will come.
+  // a poll timer. One more on_done call will come. `relay_to_threads` (a ring's word,
+  // no deadline): a wake that completes the wait also wakes one thread sleeping on the
+  // word, from the kernel (see "Wakes and busy loops" at the top of this file).
   static void queue_wait(Loop& loop, LoopOp& op, const std::atomic<std::uint32_t>& word, std::uint32_t expected,
-                         WordKind kind, Deadline deadline) noexcept;
+                         WordKind kind, Deadline deadline, bool relay_to_threads = false) noexcept;
   // As queue_wait, on `count` words at once (IORING_OP_FUTEX_WAITV): `entries[i]` holds
   // word i's address and expected value, `kinds[i]` its WordKind. `entries` must stay
   // put until on_done (it lives in the awaiter). Polls unless every kind has futex waits.
@@ -498,7 +517,7 @@ class RingWaitAwaiter : protected ParkedOp {
       if ((claim_ = side().attempt()) != RingClaim::busy) return leave();
       if ((cancelled_ = stop_requested())) return leave();
       if (side().must_wait()) {
-        LoopAccess::queue_wait(*loop_, *this, word, seen_, side().kind(), Deadline::max());
+        LoopAccess::queue_wait(*loop_, *this, word, seen_, side().kind(), Deadline::max(), true);
       } else {
         // The other side claimed but has not published yet: let it run.
         LoopAccess::queue_yield(*loop_, *this);
