@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <exception>
 #include <memory>
+#include <mutex>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -34,6 +36,10 @@ struct LoopSide {
   int index = 0;
   LoopHome home;
   std::vector<Worker*> workers;
+  // The loop now running, for the churner's stop(); nullptr while there is none. The
+  // loop's thread clears it before destroying the loop.
+  std::mutex current_mutex;
+  fev::Loop* current = nullptr;  // guarded by current_mutex
   // Written by the loop's thread; the watchdog's report may read it early.
   std::atomic<bool> futex_waits{false};
   // Written by the loop's thread, read after it is joined.
@@ -41,14 +47,39 @@ struct LoopSide {
   std::string error;
 };
 
+// One loop's life: its workers' coroutines run until they finish or the churner stops
+// the loop. True when they finished.
+bool run_one_loop(World& world, LoopSide& side) {
+  fev::Loop loop;  // both loops at once: the first ones probe io_uring together
+  side.futex_waits.store(loop.futex_waits(), std::memory_order_relaxed);  // relaxed: a report's detail
+  for (Worker* me : side.workers) loop.spawn(loop_worker(world, loop, *me));
+  {
+    const std::lock_guard<std::mutex> lock(side.current_mutex);
+    side.current = &loop;
+  }
+  loop.run();
+  {
+    const std::lock_guard<std::mutex> lock(side.current_mutex);
+    side.current = nullptr;
+  }
+  side.tasks_left = loop.live_tasks();
+  if (side.tasks_left == 0) return true;
+  // Destroyed here with its coroutines suspended inside operations, threads and the
+  // other loop still pushing, popping, setting and requesting stops on them.
+  return false;
+}
+
 void run_loop(World& world, LoopSide& side) {
   side.home.bind();
   try {
-    fev::Loop loop;  // both loops at once: the first ones probe io_uring together
-    side.futex_waits.store(loop.futex_waits(), std::memory_order_relaxed);  // relaxed: a report's detail
-    for (Worker* me : side.workers) loop.spawn(loop_worker(world, loop, *me));
-    loop.run();
-    side.tasks_left = loop.live_tasks();
+    while (!run_one_loop(world, side)) {
+      world.loops_destroyed.fetch_add(1, std::memory_order_relaxed);  // relaxed: a tally
+      for (Worker* me : side.workers) {
+        me->probe->abandon();
+        me->liveness.abandon();
+        me->seed = me->seed * 6364136223846793005u + 1442695040888963407u;  // new choices next time
+      }
+    }
   } catch (const std::exception& error) {
     side.error = error.what();
     for (Worker* me : side.workers) me->liveness.finish();
@@ -126,6 +157,20 @@ std::string watch(World& world, Clock::time_point start) {
   }
 }
 
+// --churn-ms: stops each loop every 1..2 churn_ms ms, so that its thread destroys it
+// live and builds a new one; until the workers are told to stop.
+void run_churner(World& world, std::vector<std::unique_ptr<LoopSide>>& loops) {
+  std::mt19937_64 rng(world.options.seed * 7919 + 5);
+  const auto churn = std::chrono::milliseconds(world.options.churn_ms);
+  while (!world.stopping_now()) {
+    std::this_thread::sleep_for(churn + std::chrono::milliseconds(rng() % static_cast<std::uint64_t>(churn.count() + 1)));
+    for (auto& side : loops) {
+      const std::lock_guard<std::mutex> lock(side->current_mutex);
+      if (side->current != nullptr && !world.stopping_now()) side->current->stop();
+    }
+  }
+}
+
 // After every thread is joined: the checks that need the whole run.
 std::string verify(World& world, const std::vector<std::unique_ptr<LoopSide>>& loops) {
   std::string problems = world.ledger.verify();
@@ -148,9 +193,14 @@ std::string verify(World& world, const std::vector<std::unique_ptr<LoopSide>>& l
   // relaxed (both): after the joins.
   const std::uint64_t suspensions = world.suspensions.load(std::memory_order_relaxed);
   const std::uint64_t resumes = world.resumes.load(std::memory_order_relaxed);
-  if (suspensions != resumes) {
+  const std::uint64_t abandoned = world.abandoned.load(std::memory_order_relaxed);
+  if (suspensions != resumes + abandoned) {
     world.checks.report(Violation::never_resumed, std::to_string(suspensions) + " co_awaits suspended, " +
-                                                      std::to_string(resumes) + " resumed");
+                                                      std::to_string(resumes) + " resumed, " +
+                                                      std::to_string(abandoned) + " destroyed with their loop");
+  }
+  if (world.options.churn_ms > 0 && world.loops_destroyed.load(std::memory_order_relaxed) == 0) {
+    world.checks.report(Violation::bad_result, "--churn-ms: no loop was destroyed under traffic");
   }
   problems += world.checks.summary();
   for (const auto& side : loops) {
@@ -238,6 +288,8 @@ int run(const Options& options) {
   std::thread setter([&world] { run_setter(*world); });
   std::thread canceller([&world] { run_canceller(*world); });
   std::thread pumper([&world, &pump] { run_pump(*world, pump); });
+  std::thread churner;
+  if (options.churn_ms > 0) churner = std::thread([&world, &loops] { run_churner(*world, loops); });
   for (Worker* worker : pool_workers) pool_worker(*world, pool, *worker).start(pool);
 
   const std::string stall = watch(*world, start);
@@ -248,6 +300,7 @@ int run(const Options& options) {
   setter.join();
   canceller.join();
   pumper.join();
+  if (churner.joinable()) churner.join();
   for (int index = 0; index < kRings; ++index) {
     Value value = 0;
     while (world->rings[static_cast<std::size_t>(index)]->try_pop(value)) world->popped(drain, value, index);
@@ -258,11 +311,14 @@ int run(const Options& options) {
   // relaxed (the tallies): read after the joins.
   std::printf("PASS: %s: %" PRIu64 " operations; %" PRIu64 " values pushed, each popped exactly once; %" PRIu64
               " co_awaits suspended, each resumed once on its loop's thread or the pool; %" PRIu64 " timeouts, %" PRIu64
-              " cancelled (%" PRIu64 " stops requested); %.2f s\n",
+              " cancelled (%" PRIu64 " stops requested); %" PRIu64 " loops destroyed under traffic with %" PRIu64
+              " co_awaits suspended in them; %.2f s\n",
               label(options, loops).c_str(), world->operations.load(std::memory_order_relaxed),
               world->ledger.total_pushed(), world->suspensions.load(std::memory_order_relaxed),
               world->timeouts.load(std::memory_order_relaxed), world->cancelled.load(std::memory_order_relaxed),
-              world->cancels_requested.load(std::memory_order_relaxed), seconds);
+              world->cancels_requested.load(std::memory_order_relaxed),
+              world->loops_destroyed.load(std::memory_order_relaxed), world->abandoned.load(std::memory_order_relaxed),
+              seconds);
   std::fflush(stdout);
   if (options.expect_failure) {
     std::printf("self-test FAILED: the run was expected to fail and passed\n");

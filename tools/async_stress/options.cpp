@@ -38,6 +38,9 @@ timeout returns no earlier than its deadline, and a cancellation only when asked
   --stuck-coroutine      coroutine 0 on loop 0 first waits, untimed and with no stop
                          token, on an event nobody sets (the watchdog must fail the run)
   --expect-failure       exit 0 only if the run FAILS (self-test of the checks)
+  --churn-ms M           every 1..2M ms, stop each loop and destroy it with its coroutines
+                         suspended mid-operation, stop requests and posts in flight, then
+                         build a new loop for them (1..10000; default: loops live all run)
   --help                 this text
 Options take their value as the next argument or after '=' (--seconds=2).
 Exit status: 0 pass, 1 fail, 2 bad arguments, 77 io_uring unavailable here (skip).
@@ -81,6 +84,8 @@ Options parse(int argc, char** argv) {
     } else if (flag == "--stuck-coroutine") {
       args.no_value();
       options.stuck_coroutine = true;
+    } else if (flag == "--churn-ms") {
+      options.churn_ms = static_cast<int>(args.count(1, 10000));
     } else if (flag == "--expect-failure") {
       args.no_value();
       options.expect_failure = true;

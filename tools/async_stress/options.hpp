@@ -20,6 +20,7 @@ struct Options {
   bool lose_one = false;        // drop one popped value on purpose (self-test of the ledger)
   bool stuck_coroutine = false;  // one coroutine waits on an event nobody sets (self-test of the watchdog)
   bool expect_failure = false;  // exit 0 only if the run fails
+  int churn_ms = 0;             // destroy each loop after about this long, live, and build a new one (0: never)
 };
 
 // Parses argv; a value follows its option as the next argument or after '='. --help

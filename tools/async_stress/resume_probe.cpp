@@ -38,6 +38,11 @@ bool ResumeProbe::after_suspend(bool suspended) noexcept {
   return !resumed_inline_.exchange(false, std::memory_order_relaxed);
 }
 
+void ResumeProbe::abandon() noexcept {
+  // acq_rel: as on_resume(); a resume after this finds it disarmed and is reported.
+  if (armed_.exchange(false, std::memory_order_acq_rel)) world_.abandoned.fetch_add(1, std::memory_order_relaxed);
+}
+
 std::coroutine_handle<> ResumeProbe::on_resume() noexcept {
   if (!home_.here()) world_.checks.report(Violation::wrong_thread, owner_.name + " resumed on another thread");
   // acquire: pairs with arm()'s release (for a resume on the suspending thread itself).

@@ -69,6 +69,10 @@ class ResumeProbe {
   // co_awaits of this coroutine that suspended so far.
   std::uint64_t suspensions() const noexcept { return suspensions_.load(std::memory_order_relaxed); }  // relaxed: a count
 
+  // The coroutine's frame was destroyed while suspended (its loop went away): the armed
+  // await will never resume. Counted in world.abandoned.
+  void abandon() noexcept;
+
   // After the run: no await left armed.
   bool idle() const noexcept { return !armed_.load(std::memory_order_acquire); }  // acquire: pairs with arm()
 

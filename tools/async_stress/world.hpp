@@ -51,6 +51,11 @@ class alignas(128) Liveness {
     state_.store(completed_ << 16, std::memory_order_relaxed);  // relaxed: as in enter()
   }
   void finish() noexcept { finished_.store(true, std::memory_order_release); }  // pairs with finished()
+  // The worker's coroutine was destroyed inside an operation (its loop went away): the
+  // operation ended there.
+  void abandon() noexcept {
+    if (inside(state_.load(std::memory_order_relaxed))) leave();  // relaxed: the worker's own value
+  }
 
   std::uint64_t state() const noexcept { return state_.load(std::memory_order_relaxed); }  // relaxed: see enter()
   // acquire: pairs with finish(); the ledger is read after every worker finished.
@@ -174,6 +179,8 @@ struct World {
   std::atomic<std::uint64_t> cancels_requested{0};
   std::atomic<std::uint64_t> suspensions{0};  // co_awaits that suspended (the probes count them)
   std::atomic<std::uint64_t> resumes{0};      // and their resumptions
+  std::atomic<std::uint64_t> abandoned{0};    // or their frames destroyed with the loop (--churn-ms)
+  std::atomic<std::uint64_t> loops_destroyed{0};  // loops destroyed under traffic (--churn-ms)
 
   // The run's phases: stopping (workers end their loops; the rings are closed right
   // after), then helpers_stop (setter, canceller and pump end).
