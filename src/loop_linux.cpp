@@ -340,14 +340,14 @@ struct LoopState {
         io_uring_prep_cancel64(entry, 0, IORING_ASYNC_CANCEL_ANY);
         io_uring_sqe_set_data64(entry, kCancelAll);
         cancel_in_flight = true;
+      }
+      if (cancel_in_flight) {
+        // Also submits what a failed submit (-EBUSY, -EINTR) left queued.
         const int submitted = io_uring_submit_and_wait(&ring, 1);
         if (submitted < 0 && submitted != -EINTR && submitted != -EAGAIN && submitted != -EBUSY) {
           std::fprintf(stderr, "fev::Loop: io_uring_submit: %s\n", std::strerror(-submitted));
           std::abort();
         }
-      } else {
-        io_uring_cqe* cqe = nullptr;
-        (void)io_uring_wait_cqe(&ring, &cqe);
       }
       io_uring_cqe* cqe = nullptr;
       while (io_uring_peek_cqe(&ring, &cqe) == 0 && cqe != nullptr) {

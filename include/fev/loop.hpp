@@ -824,7 +824,8 @@ class Loop {
   /// Makes run()/run_until() return after the current turn; from any thread. A stop()
   /// before run() makes that run() return at once. Tasks stay as they are. Returns only
   /// after it is done with the loop's memory and doorbell (~Loop waits for it), so a
-  /// run() it ends may be followed by ~Loop at once.
+  /// run() it ends may be followed by ~Loop at once. It takes a mutex: not for signal
+  /// handlers.
   void stop() noexcept;
 
   /// Spawned tasks not finished yet.
