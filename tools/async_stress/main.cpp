@@ -94,6 +94,24 @@ void begin_shutdown(World& world) {
   for (auto& ring : world.rings) ring->close();
 }
 
+// After the traffic stopped: a worker inside a pop on a ring that holds values, or a
+// push on a ring with room, with its name and the ring's state; empty when there is none.
+std::string parked_beside_work(const World& world) {
+  for (const Worker& worker : world.workers) {
+    if (worker.liveness.finished()) continue;
+    const std::uint64_t state = worker.liveness.state();
+    const Op op = Liveness::op(state);
+    if (!Liveness::inside(state) || (op != Op::pop && op != Op::push)) continue;
+    const auto& ring = *world.rings[static_cast<std::size_t>(Liveness::object(state))];
+    const std::size_t size = ring.size();
+    if ((op == Op::pop && size > 0) || (op == Op::push && size < ring.capacity())) {
+      return worker.name + " stayed in one " + world.describe_state(state) +
+             (op == Op::pop ? " beside a value" : " beside room");
+    }
+  }
+  return {};
+}
+
 // Ends the run at --seconds, and fails it when a worker stays in one operation, or no
 // operation completes, for --stall-seconds. Returns when every worker finished (empty)
 // or with what is stuck.
@@ -110,10 +128,33 @@ std::string watch(World& world, Clock::time_point start) {
   std::uint64_t last_total = ~std::uint64_t{0};
   auto last_move = start;
   auto last_print = start;
+  // --churn-ms: at the end the traffic stops first (no new operations, no loop destroyed
+  // any more), and the rings are closed only once no worker sits in a pop beside a value
+  // or a push beside room. One left parked there by a wake that a destroyed loop took and
+  // never passed on stays, with nobody new to take the wake over: the run fails.
+  bool draining = false;
+  auto drain_start = start;
   for (;;) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
     const auto now = Clock::now();
-    if (!world.stopping_now() && now - start >= run_for) begin_shutdown(world);
+    if (!world.stopping_now() && now - start >= run_for) {
+      if (world.options.churn_ms > 0) {
+        world.stopping.store(true, std::memory_order_relaxed);  // relaxed: a flag the workers poll
+        draining = true;
+        drain_start = now;
+      } else {
+        begin_shutdown(world);
+      }
+    }
+    if (draining) {
+      const std::string beside = parked_beside_work(world);
+      if (beside.empty()) {
+        draining = false;
+        begin_shutdown(world);
+      } else if (now - drain_start >= stall) {
+        return "after the traffic stopped: " + beside;
+      }
+    }
     const char* phase = world.stopping_now() ? "after the rings were closed and the events set" : "while running";
     bool all_finished = true;
     std::uint64_t total = 0;
