@@ -16,6 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <random>
+#include <set>
 #include <stop_token>
 #include <thread>
 #include <vector>
@@ -479,6 +480,139 @@ TEST(AsyncEvent, ChainAcrossAPool) {
   for (std::size_t i = 0; i < kLinks; ++i) Link::run(pool, events, i, done);
   events[0].set();
   ASSERT_TRUE(eventually([&] { return done.load() == kLinks; }));
+}
+
+// ---- An executor kept by value, in the coroutine's frame ----
+
+// The addresses of the FrameCheckingExecutor objects that exist now (each constructor
+// adds its own, the destructor removes it): whether an object still exists can be asked
+// without reading it.
+class LiveObjects {
+ public:
+  void add(const void* object) {
+    const std::lock_guard lock(mutex_);
+    objects_.insert(object);
+  }
+  void remove(const void* object) {
+    const std::lock_guard lock(mutex_);
+    objects_.erase(object);
+  }
+  bool contains(const void* object) {
+    const std::lock_guard lock(mutex_);
+    return objects_.count(object) != 0;
+  }
+  std::size_t size() {
+    const std::lock_guard lock(mutex_);
+    return objects_.size();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::set<const void*> objects_;
+};
+LiveObjects live_executors;
+
+// Runs each coroutine handed to it on its own thread. run_to_the_end() returns once that
+// coroutine's resume() has returned: a Detached coroutine that ran to its end has freed
+// its frame by then.
+class FinishingThread {
+ public:
+  FinishingThread() : thread_([this] { run(); }) {}
+  ~FinishingThread() {
+    {
+      const std::lock_guard lock(mutex_);
+      closing_ = true;
+    }
+    changed_.notify_all();
+    thread_.join();
+  }
+  FinishingThread(const FinishingThread&) = delete;
+  FinishingThread& operator=(const FinishingThread&) = delete;
+
+  void run_to_the_end(std::coroutine_handle<> coroutine) {
+    std::unique_lock lock(mutex_);
+    queue_.push_back(coroutine);
+    const std::uint64_t mine = ++handed_;
+    changed_.notify_all();
+    changed_.wait(lock, [&] { return finished_ >= mine; });
+  }
+
+ private:
+  void run() {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      changed_.wait(lock, [this] { return closing_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      const std::coroutine_handle<> next = queue_.front();
+      queue_.pop_front();
+      lock.unlock();
+      next.resume();
+      lock.lock();
+      ++finished_;
+      changed_.notify_all();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<std::coroutine_handle<>> queue_;
+  std::uint64_t handed_ = 0;
+  std::uint64_t finished_ = 0;
+  bool closing_ = false;
+  std::thread thread_;  // last: starts once the rest is constructed
+};
+
+// A handle to a FinishingThread, passed to async_wait by value (so the awaitable keeps it
+// in the coroutine's frame). Its schedule() returns only after the coroutine has run to
+// its end on the other thread: the widest form of what any queueing executor allows (a
+// pool thread may run the coroutine to its end while schedule() still notifies a
+// condition variable). Then it records whether the object it runs on still exists.
+class FrameCheckingExecutor {
+ public:
+  explicit FrameCheckingExecutor(FinishingThread& runner) : runner_(&runner) { live_executors.add(this); }
+  FrameCheckingExecutor(const FrameCheckingExecutor& other) : runner_(other.runner_) { live_executors.add(this); }
+  FrameCheckingExecutor& operator=(const FrameCheckingExecutor&) = delete;
+  ~FrameCheckingExecutor() { live_executors.remove(this); }
+
+  void schedule(std::coroutine_handle<> coroutine) const {
+    FinishingThread* const runner = runner_;  // read while this object surely exists
+    runner->run_to_the_end(coroutine);
+    (live_executors.contains(this) ? on_live : on_destroyed).fetch_add(1);
+  }
+
+  static inline std::atomic<int> on_live{0};       // schedule() calls that ended on a live executor
+  static inline std::atomic<int> on_destroyed{0};  // ... on one the coroutine's frame had destroyed
+
+ private:
+  FinishingThread* runner_;
+};
+
+Detached wait_with_executor_by_value(FinishingThread& runner, fev::Event& event, Outcome& outcome) {
+  const bool result = co_await fev::async_wait(FrameCheckingExecutor(runner), event);
+  outcome.result.store(result);
+  outcome.resumes.fetch_add(1);
+}
+
+// set()'s schedule() call. (A stop request's cannot be outlived by the frame: the
+// resumed coroutine's await_resume destroys the stop callback first, which waits until
+// the callback, and with it schedule(), has returned.)
+TEST(AsyncEvent, ExecutorKeptByValueOutlivesTheScheduleCallOfSet) {
+  FrameCheckingExecutor::on_live = 0;
+  FrameCheckingExecutor::on_destroyed = 0;
+  {
+    FinishingThread runner;
+    fev::Event event;
+    Outcome outcome;
+    wait_with_executor_by_value(runner, event, outcome);
+    ASSERT_EQ(outcome.resumes.load(), 0) << "the coroutine did not suspend";
+    event.set();  // returns after the coroutine ran to its end and freed its frame
+    EXPECT_EQ(outcome.resumes.load(), 1);
+    EXPECT_TRUE(outcome.result.load());
+  }
+  EXPECT_EQ(FrameCheckingExecutor::on_destroyed.load(), 0)
+      << "set() called schedule() on the executor in the coroutine's frame, which the coroutine freed under it";
+  EXPECT_EQ(FrameCheckingExecutor::on_live.load(), 1);
+  EXPECT_EQ(live_executors.size(), 0u) << "an executor copy was never destroyed";
 }
 
 }  // namespace

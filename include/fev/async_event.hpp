@@ -11,7 +11,8 @@
 // gives that). set() posts every coroutine it releases to that coroutine's own executor
 // through schedule(); it never resumes one inline, unless the executor does so itself:
 // fev::inline_executor resumes in place, for callers that ask for it. An exception
-// thrown by schedule() calls std::terminate() (set() is noexcept).
+// thrown by schedule(), or by moving an executor kept by value (see Lifetimes), calls
+// std::terminate() (set() is noexcept).
 //
 // Guarantees:
 //  - Python's semantics, as Event::wait(std::stop_token): true iff the event was set
@@ -34,8 +35,12 @@
 //  - the event must outlive every co_await on it: destroying an in-process event while
 //    a coroutine waits on it is a fatal error (one line on stderr, then abort), which
 //    the event's destructor detects from the word;
-//  - an executor passed as an lvalue is referred to, and must live until the coroutine
-//    has been posted to it; one passed as an rvalue is moved into the awaitable;
+//  - an executor passed as an lvalue is referred to, and must outlive the schedule()
+//    call that posts the coroutine (that call may still be running on set()'s thread
+//    after the coroutine has resumed elsewhere and finished); one passed as an rvalue
+//    is moved into the awaitable, and moved again, out of the coroutine's frame onto
+//    the stack of the set() or stop request that posts it, before its schedule() is
+//    called on that copy: the frame may be freed as soon as the coroutine is queued;
 //  - destroying a coroutine while it waits here is safe only when no set() and no stop
 //    request races with it (its node is taken out of the table; a set() that already
 //    took it would post a destroyed coroutine).
@@ -231,8 +236,19 @@ class AsyncEventWait {
            (now & EventBits::kGenerationMask) != (entry_ & EventBits::kGenerationMask);
   }
 
+  // Called by set() or the stop callback, while the coroutine is still suspended and
+  // before anyone can resume it: schedule() makes it resumable, and from then on its
+  // frame, this awaitable included, may be freed on another thread while schedule() is
+  // still running. So an executor kept by value is first moved out of the frame onto
+  // this call's stack, and schedule() runs on that copy; an lvalue executor is the
+  // caller's own object, which must outlive the call.
   static void post_to(void* executor, std::coroutine_handle<> coroutine) noexcept {
-    static_cast<Executor*>(executor)->schedule(coroutine);
+    if constexpr (std::is_lvalue_reference_v<Ex>) {
+      static_cast<Executor*>(executor)->schedule(coroutine);
+    } else {
+      Executor out_of_the_frame(std::move(*static_cast<Executor*>(executor)));
+      out_of_the_frame.schedule(coroutine);
+    }
   }
 
   Ex executor_;

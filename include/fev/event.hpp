@@ -131,8 +131,10 @@ class BasicEvent : private detail::EventWord<!detail::process_shared<Wait>> {
   /// Sets the event and wakes every parked waiter. Enters the kernel only when the word
   /// says someone is parked (or, between processes, that a wake may still be owed).
   /// A released waiter may destroy the event while set() is still running: after the
-  /// word is set, the wake call uses only its address. Coroutines waiting through
-  /// fev::async_wait (the word says whether any do) are posted to their executors.
+  /// word is set, set() uses the event only as the address of its wake call. Coroutines
+  /// waiting through fev::async_wait (the word says whether any do) are taken from the
+  /// side table and then posted: set() reads their nodes and calls each one's executor's
+  /// schedule() (what that call touches must outlive it; fev/async_event.hpp, Lifetimes).
   void set() noexcept {
     std::uint32_t seen = word_.load(std::memory_order_relaxed);
     std::uint32_t desired = 0;
