@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-// A Ring refuses to be destroyed while a thread waits on it: one line on stderr, then
-// abort, instead of a waiter that later touches freed memory. Rings whose waiters have
-// all left are destroyed as usual.
+// A Ring refuses to be destroyed while a thread waits on it (registered as a sleeper):
+// one line on stderr that says what to do instead, then abort, instead of a waiter that
+// later touches freed memory. Rings whose waiters have all left are destroyed as usual.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -17,6 +17,10 @@ using namespace std::chrono_literals;
 using Access = fev::detail::RingAccess;
 
 constexpr const char* kRefusal = "a Ring was destroyed while threads or coroutines were still waiting on it";
+// The same line goes on to say what to do instead (a regular expression).
+constexpr const char* kWhatToDo =
+    "waiting on it: close\\(\\) the ring and join every thread \\(finish every coroutine\\) that uses it "
+    "before destroying it";
 
 template <class Word>
 void wait_for_a_sleeper(Word& word) {
@@ -47,6 +51,18 @@ TEST(RingLifetimeDeathTest, DestroyedWhileAProducerWaits) {
         delete ring;
       },
       kRefusal);
+}
+
+TEST(RingLifetimeDeathTest, TheRefusalSaysToCloseTheRingAndJoinItsUsersFirst) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        auto* ring = new fev::Ring<int>(4);
+        std::thread([ring] { (void)ring->pop(); }).detach();
+        wait_for_a_sleeper(Access::consumers_word(*ring));
+        delete ring;
+      },
+      kWhatToDo);
 }
 
 // Waiters that left (timed out, released by a value, or by close()) leave no trace.

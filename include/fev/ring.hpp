@@ -203,11 +203,18 @@ class BasicRing {
   BasicRing(const BasicRing&) = delete;
   BasicRing& operator=(const BasicRing&) = delete;
 
-  /// Destroys the values still inside. No other thread may use the ring any more.
-  /// Destroying a ring while a thread or a coroutine waits on it (registered as a
-  /// sleeper in pop/push or fev::async_pop/async_push) is a fatal error: one line on
-  /// stderr, then abort. Process-shared rings are not checked (a dead peer may have left
-  /// its registration behind).
+  /// Destroys the values still inside. No other thread may use the ring any more:
+  /// close() it, and join every thread (finish every coroutine) that uses it, first.
+  ///
+  /// What is detected: a thread or a coroutine registered as a sleeper, that is, one in
+  /// a blocking or timed push/pop (or fev::async_pop/async_push) whose attempts found
+  /// the ring full (empty) and whose spin before parking has ended. Destroying the ring
+  /// under it is a fatal error: one line on stderr that says to close the ring and join
+  /// its users first, then abort. Not detected, and undefined (the thread reads freed
+  /// memory, or sleeps for ever): a thread still in its first attempt or in that spin
+  /// (up to the spin limit after it entered), or in any try_ call, since seeing those
+  /// would cost every push and pop a shared write. Process-shared rings are not checked
+  /// (a dead peer may have left its registration behind).
   ~BasicRing() {
     if constexpr (!detail::process_shared<Wait>) {
       // relaxed: whoever destroys the ring comes after every waiter left (joined with
@@ -215,7 +222,9 @@ class BasicRing {
       const std::uint32_t sleepers =
           (not_empty_.load(std::memory_order_relaxed) | not_full_.load(std::memory_order_relaxed)) & kSleepersMask;
       if (sleepers != 0)
-        detail::fatal_error("fev: a Ring was destroyed while threads or coroutines were still waiting on it");
+        detail::fatal_error(
+            "fev: a Ring was destroyed while threads or coroutines were still waiting on it: close() the ring "
+            "and join every thread (finish every coroutine) that uses it before destroying it");
     }
     const std::size_t tail = tail_.load(std::memory_order_relaxed) & ~kClosed;
     for (std::size_t pos = head_.load(std::memory_order_relaxed); pos != tail; ++pos) {
