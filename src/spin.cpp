@@ -17,9 +17,6 @@ using std::chrono::nanoseconds;
 std::atomic<long long> spin_limit_ns{4000};
 std::atomic<long long> spin_after_wake_limit_ns{64000};
 
-// Every kProbeInterval-th wait of a thread polls and yields as if both paid, so that a
-// thread whose spins stopped paying finds out when they pay again.
-constexpr std::uint32_t kProbeInterval = 32;
 // Every kAfterWakeProbeInterval-th wait after a wake uses the after-wake budget even
 // while such waits have not paid.
 constexpr std::uint32_t kAfterWakeProbeInterval = 8;
@@ -68,7 +65,8 @@ struct SpinHistory {
   std::uint32_t pause_rate = 0;   // how often the pause polls ended the wait
   std::uint32_t yield_rate = 0;   // how often a yield did, once the polls had not
   std::uint32_t after_wake_rate = 0;  // how often a wait right after a wake was answered in its budget
-  nanoseconds yield_cost{0};      // about the longest recent yield (halves at each probe)
+  nanoseconds yield_cost{0};      // a typical recent yield (halves at each probe)
+  nanoseconds yield_longest{0};   // about the longest recent yield (halves at each probe)
   nanoseconds poll_cost{0};       // the last measured cost of one poll
   std::uint32_t waits = 0;
   std::uint32_t after_wakes = 0;
@@ -84,6 +82,7 @@ struct SpinHistory {
     yield_rate = prior_yield_rate.load(std::memory_order_relaxed);
     after_wake_rate = prior_after_wake_rate.load(std::memory_order_relaxed);
     yield_cost = nanoseconds(prior_yield_cost_ns.load(std::memory_order_relaxed));
+    yield_longest = yield_cost;
     poll_cost = nanoseconds(prior_poll_cost_ns.load(std::memory_order_relaxed));
   }
 };
@@ -137,6 +136,7 @@ nanoseconds spin_budget(const WaitOptions& options) noexcept { return process_de
 
 std::uint32_t polls_before_plan(nanoseconds budget) noexcept {
   if (!history.started) history.start_from_prior();
+  if (history.pause_rate < kRatePays) return 0;
   if (history.poll_cost <= nanoseconds::zero()) return kPollsBeforePlan;
   return static_cast<std::uint32_t>(std::min<long long>(kPollsBeforePlan, budget / history.poll_cost));
 }
@@ -150,7 +150,10 @@ SpinPlan begin_spin(std::chrono::steady_clock::time_point now, Deadline deadline
 
   ++history.waits;
   const bool probe = history.waits % kProbeInterval == 0;
-  if (probe) history.yield_cost /= 2;  // a long yield (a CPU hog that has left) is forgotten slowly
+  if (probe) {  // a long yield (a CPU hog that has left) is forgotten slowly
+    history.yield_cost /= 2;
+    history.yield_longest /= 2;
+  }
   bool woke = history.woke_peer;
   history.woke_peer = false;
   if (waiting != RingSide::none) {
@@ -170,10 +173,11 @@ SpinPlan begin_spin(std::chrono::steady_clock::time_point now, Deadline deadline
   // A probe whose polls have not been paying polls for half the budget only, and leaves
   // the rest to yields: on one CPU the polls cannot pay, and a wait that ran out of
   // budget polling would park where a yield would have let the releaser answer.
-  plan.pause_end = std::min(plan.start + (probe && !pause_pays && !woke ? spin / 2 : spin), plan.end);
+  plan.pause_end = std::min(plan.start + (probe && !pause_pays ? spin / 2 : spin), plan.end);
   plan.poll_cost = history.poll_cost;
   plan.yield_cost = history.yield_cost;
-  plan.pause = probe || woke || pause_pays;
+  plan.yield_longest = history.yield_longest;
+  plan.pause = probe || pause_pays;
   plan.yields = probe || after_wake || history.yield_rate >= kRatePays;
   plan.probe = probe;
   plan.after_wake = after_wake;
@@ -182,7 +186,9 @@ SpinPlan begin_spin(std::chrono::steady_clock::time_point now, Deadline deadline
 
 void end_spin(const SpinPlan& plan, const SpinOutcome& outcome) noexcept {
   if (outcome.polls > 0) record(history.pause_rate, outcome.done && !outcome.by_yield, plan.probe);
-  if (outcome.yields > 0) record(history.yield_rate, outcome.by_yield, plan.probe);
+  // Yields that were planned but did not fit count as yields that did not pay: the rate
+  // says whether yielding ends waits within the budget.
+  if (outcome.yields > 0 || (plan.yields && !outcome.done)) record(history.yield_rate, outcome.by_yield, plan.probe);
   if (plan.after_wake) record(history.after_wake_rate, outcome.done, true);
   if (outcome.poll_cost > nanoseconds::zero()) {
     // The last measurement, unless it is far above the estimate: a batch during which
@@ -196,11 +202,16 @@ void end_spin(const SpinPlan& plan, const SpinOutcome& outcome) noexcept {
       history.poll_cost += (measured - history.poll_cost) / 8;
   }
   if (outcome.yields > 0) {
-    // About the longest recent yield: up at once, down by half the difference.
-    if (outcome.longest_yield >= history.yield_cost)
-      history.yield_cost = outcome.longest_yield;
+    const nanoseconds longest = outcome.longest_yield;
+    // The longest: up at once, down by half the difference.
+    if (longest >= history.yield_longest)
+      history.yield_longest = longest;
     else
-      history.yield_cost -= (history.yield_cost - outcome.longest_yield) / 2;
+      history.yield_longest -= (history.yield_longest - longest) / 2;
+    // The typical: an average that one stretched yield (a preemption) moves by at most
+    // 4x, so a ping-pong on one CPU keeps yielding through a timer tick.
+    const nanoseconds capped = history.yield_cost > nanoseconds::zero() ? std::min(longest, 4 * history.yield_cost) : longest;
+    history.yield_cost += (capped - history.yield_cost) / 2;
   }
   if (history.waits <= kReportingWaits || plan.probe) {
     report(prior_pause_rate, history.pause_rate);
