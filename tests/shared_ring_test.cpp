@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // fev::SharedRing between processes (fork): millions of items, exactly once, in order
-// per producer; and a producer killed mid-stream is detected by timeout. Every blocking
+// per producer; a producer killed mid-stream is detected by timeout; and a close()
+// killed inside each of its windows leaves what fev/shared.hpp says. Every blocking
 // call has a timeout and every child is reaped (killed first if needed): no hang.
 #include "fev/shared.hpp"
 
@@ -17,6 +18,8 @@
 #include <vector>
 
 #include "child_process.hpp"
+#include "kill_at_futex_wake.hpp"
+#include "test_backends.hpp"
 
 namespace {
 
@@ -143,6 +146,110 @@ TEST(SharedRing, KilledProducerIsDetectedByTimeout) {
   EXPECT_EQ(status, fev::Status::timeout);
   EXPECT_TRUE(WIFSIGNALED(wait_status) && WTERMSIG(wait_status) == SIGKILL);
   EXPECT_GT(next, 0u);
+}
+
+// ---- close() killed between its steps ----
+
+// Long enough that a waiter that returns within kPrompt was woken, not timed out.
+constexpr auto kWaitLimit = 60s;
+constexpr auto kPrompt = 20s;
+
+// Ring hooks that kill the process at its first step once `armed` (this process's own
+// flag, outside the region: a forked child arms it, the parent's stays false). Called
+// only by a child that does nothing but close(), the first step is close()'s own,
+// between setting the consumers' copy of the closed bit and setting tail_'s.
+struct DieAtFirstStep : fev::RingHooks {
+  static inline bool armed = false;
+  static void step() noexcept {
+    if (armed) raise(SIGKILL);
+  }
+};
+using StepKilledRing = fev::BasicRing<int, fev::backend::FutexShared, DieAtFirstStep>;
+
+// A shared ring with the hooks above, placed as fev::construct_shared_ring places one.
+StepKilledRing* construct_step_killed_ring(fev::SharedRegion& region, std::size_t capacity) {
+  void* slots = region.allocate(StepKilledRing::storage_bytes(capacity), StepKilledRing::kStorageAlignment);
+  return ::new (region.allocate(sizeof(StepKilledRing), alignof(StepKilledRing))) StepKilledRing(capacity, slots);
+}
+
+// Forks a child that runs `step` and must die by `signal`; returns once it is gone.
+template <class Step>
+void child_dies_by(int signal, Step&& step) {
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    step();
+    _exit(0);  // it did not die where it was to: the parent reports it
+  }
+  const int status = reap(pid);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == signal)
+      << "the child was to die by signal " << signal << "; wait status " << status;
+}
+
+// Waiters park at once: these tests are about parked waiters.
+class SharedRingDeadCloser : public ::testing::Test {
+ protected:
+  const fev::testing::NoSpinning park_at_once_;
+  fev::SharedRegion region_ = fev::SharedRegion::anonymous(1 << 20);
+};
+
+// Killed after the consumers' copy of the closed bit and before tail_'s: the ring stays
+// open. Pushes go in, a parked consumer is woken by them as usual, closed() says false;
+// a survivor's close() then closes it and wakes the consumer parked again.
+TEST_F(SharedRingDeadCloser, KilledBeforeTheClosedBitLeavesTheRingOpen) {
+  auto* ring = construct_step_killed_ring(region_, 4);
+  std::atomic<int> popped{0};
+  std::atomic<int> last_status{-1};
+  std::thread consumer([&] {
+    int value = 0;
+    for (;;) {
+      const fev::Status status = ring->pop_for(value, kWaitLimit);
+      last_status = static_cast<int>(status);
+      if (status != fev::Status::ok) return;
+      popped.fetch_add(1);
+    }
+  });
+  ASSERT_TRUE(fev::testing::eventually([&] { return ring->snapshot().consumers_sleeping == 1; }));
+  child_dies_by(SIGKILL, [&] {
+    DieAtFirstStep::armed = true;
+    ring->close();
+  });
+  EXPECT_FALSE(ring->closed()) << "the dead close() set tail_'s closed bit";
+  ASSERT_TRUE(ring->try_push(1)) << "a push into the ring that the dead close() left open";
+  EXPECT_TRUE(fev::testing::eventually([&] { return popped.load() == 1; }, kPrompt))
+      << "the parked consumer did not get the value";
+  ASSERT_TRUE(fev::testing::eventually([&] { return ring->snapshot().consumers_sleeping == 1; }));
+  ring->close();  // the survivor's close() completes it
+  EXPECT_TRUE(ring->closed());
+  EXPECT_FALSE(ring->try_push(2));
+  EXPECT_TRUE(fev::testing::eventually([&] { return last_status.load() == static_cast<int>(fev::Status::closed); },
+                                       kPrompt))
+      << "the consumer was not woken by the survivor's close()";
+  consumer.join();
+  EXPECT_EQ(popped.load(), 1);
+}
+
+// Killed after tail_'s closed bit, at its first wake: the ring is closed (pushes fail,
+// closed() says so), and the consumer parked before it is woken by a survivor's close().
+TEST_F(SharedRingDeadCloser, KilledBeforeItsWakesLeavesTheRingClosedForTheNextCloseToWake) {
+  auto* ring = fev::construct_shared_ring<int>(region_, 4);
+  std::atomic<int> last_status{-1};
+  std::thread consumer([&] {
+    int value = 0;
+    last_status = static_cast<int>(ring->pop_for(value, kWaitLimit));
+  });
+  ASSERT_TRUE(fev::testing::eventually([&] { return ring->snapshot().consumers_sleeping == 1; }));
+  child_dies_by(SIGSYS, [&] {
+    if (!fev::testing::die_at_next_futex_wake()) _exit(3);
+    ring->close();
+  });
+  EXPECT_TRUE(ring->closed());
+  EXPECT_FALSE(ring->try_push(1)) << "a push into the closed ring";
+  ring->close();  // idempotent: makes the wakes the dead close() owed
+  EXPECT_TRUE(fev::testing::eventually([&] { return last_status.load() == static_cast<int>(fev::Status::closed); },
+                                       kPrompt))
+      << "the consumer was not woken by the survivor's close()";
+  consumer.join();
 }
 
 }  // namespace

@@ -47,8 +47,13 @@
 //      position: pops (pushes, once the ring wraps around to the slot) fail with
 //      Status::timeout at their deadline, spinning and yielding meanwhile. Recover by
 //      creating a new ring; the dead process is found with waitpid/pidfd.
-//    * killed in close() between its steps: the ring is closed; threads still asleep
-//      are woken by the next close() (close() is idempotent) or their deadline.
+//    * killed in close() after its first step (the consumers' copy of the closed bit)
+//      and before its second (tail_'s closed bit): the ring stays open. Pushes and pops
+//      go on as before and closed() is false; the only trace is that a pop finding the
+//      ring empty also reads tail_. The next close() by a survivor closes it.
+//    * killed in close() after tail_'s closed bit, before or between its wakes: the
+//      ring is closed (pushes fail, pops drain what is left); threads still asleep are
+//      woken by the next close() (close() is idempotent) or their deadline.
 //  Waiting on a peer should still use a timeout (wait_for, wait_until, pop_for): that is
 //  the only way to notice that the peer is gone.
 // Nothing here cleans up after a dead peer (no robust-futex list): detection is by
