@@ -21,10 +21,6 @@ std::atomic<long long> spin_after_wake_limit_ns{64000};
 // while such waits have not paid.
 constexpr std::uint32_t kAfterWakeProbeInterval = 8;
 
-// The most one poll (a pause instruction, the caller's check, a share of a clock read)
-// is taken to cost: pause latencies run from a few to about 150 cycles.
-constexpr nanoseconds kMaxPollCost{500};
-
 // Success rates are fixed-point fractions of kRateOne, averaged over about the last 8
 // outcomes. A rule is used while its rate is at least kRatePays: a few failures in a row
 // (the releasing thread was preempted once) do not turn it off, about ten do.
@@ -195,7 +191,7 @@ void end_spin(const SpinPlan& plan, const SpinOutcome& outcome) noexcept {
     // the thread was preempted measures the preemption, not the poll, and must not stop
     // every later wait from polling; such a jump moves the estimate by an eighth. No
     // pause instruction takes kMaxPollCost.
-    const nanoseconds measured = std::min(outcome.poll_cost, kMaxPollCost);
+    const nanoseconds measured = outcome.poll_cost;
     if (history.poll_cost <= nanoseconds::zero() || measured <= 4 * history.poll_cost)
       history.poll_cost = measured;
     else

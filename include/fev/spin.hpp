@@ -76,6 +76,11 @@ inline constexpr std::uint32_t kProbeInterval = 128;
 // Polls of an untimed wait before it plans (see above): at about 25 ns a pause, they
 // cover a fast answer's 50-100 ns without a clock read.
 inline constexpr std::uint32_t kPollsBeforePlan = 4;
+// The most one poll (a pause instruction, the caller's check, a share of a clock read)
+// is taken to cost: pause latencies run from a few to about 150 cycles, so a batch that
+// measured more was preempted, and measured the preemption.
+inline constexpr std::chrono::nanoseconds kMaxPollCost{500};
+
 // Most polls between two clock reads: the clock read (about 20 ns) stays a small part
 // of a batch, and a batch stays short next to a budget of microseconds.
 inline constexpr std::uint32_t kMaxPollsPerClockRead = 16;
@@ -159,7 +164,7 @@ bool spin_until(Done&& done, Deadline deadline, RingSide waiting = RingSide::non
       }
       if (outcome.done) break;  // no clock read: the caller's answer waits for nothing more
       now = Clock::now();
-      poll_cost = outcome.poll_cost = std::max(nanoseconds{1}, (now - batch_start) / batch);
+      poll_cost = outcome.poll_cost = std::clamp<nanoseconds>((now - batch_start) / batch, nanoseconds{1}, kMaxPollCost);
       batch = std::min(2 * batch, kMaxPollsPerClockRead);
     }
   }
