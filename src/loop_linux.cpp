@@ -4,8 +4,9 @@
 // Requests and their user_data: an operation's address (LoopOp is aligned to 8) plus a
 // tag in the low bits: its wait (IORING_OP_FUTEX_WAIT, IORING_OP_FUTEX_WAITV for
 // async_wait_any, or on the fallback path an IORING_OP_TIMEOUT poll), the
-// IORING_OP_LINK_TIMEOUT linked to that wait, or an IORING_OP_ASYNC_CANCEL of it.
-// Every request counts in the operation's `pending`;
+// IORING_OP_LINK_TIMEOUT linked to that wait, the IORING_OP_FUTEX_WAKE linked to a
+// ring wait (the relay to threads, see "Wakes and busy loops" in fev/loop.hpp), or an
+// IORING_OP_ASYNC_CANCEL of it. Every request counts in the operation's `pending`;
 // the operation's next step runs when the last of its completions has been reaped, so
 // its coroutine is resumed only once nothing in the kernel refers to it any more.
 //

@@ -392,6 +392,24 @@ TEST(LoopBusy, RingWakeTakenByABusyLoopsWaitStillWakesAParkedThread) {
   EXPECT_EQ(by_coroutine, std::nullopt);
 }
 
+TEST(LoopTeardown, AutoResetSignalTakenByADestroyedLoopsWaitReachesTheThreadBehindIt) {
+  auto loop = loop_with_futex_waits();
+  if (!loop) GTEST_SKIP() << "no io_uring futex waits here";
+  fev::AutoResetEvent event;
+  bool by_coroutine = false;
+  loop->spawn(take_signal(*loop, event, by_coroutine));
+  // relaxed: a look at the waiter count (bits 1..31), on the loop's own thread.
+  loop->run_until([&] { return event.word().load(std::memory_order_relaxed) >= 2u; });
+  ParkedThread thread(event.word(), [&] { event.wait(); }, [&] { event.set(); });
+  ASSERT_TRUE(thread.asleep());  // queued behind the coroutine's wait
+  const RingObjectsKept kept;    // as while the ring's exit work is still queued
+  ASSERT_TRUE(kept.any());
+  event.set();    // one signal, one wake: it completes the coroutine's wait
+  loop.reset();   // before the loop reaped that completion
+  EXPECT_TRUE(thread.finished()) << "the signal the coroutine's wait was woken for never reached the thread";
+  EXPECT_FALSE(by_coroutine);
+}
+
 // The loop's doorbell: the one eventfd open in this process, or -1.
 int doorbell_of_the_only_loop() {
   const std::vector<int> found = fev::testing::fds_named(fev::testing::kEventfd);

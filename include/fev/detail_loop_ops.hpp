@@ -40,7 +40,7 @@ struct alignas(8) LoopOp {
   // Runs on the loop's thread once `pending` is back to 0 (every completion reaped), or
   // when a yielded operation's turn comes.
   void (*on_done)(LoopOp&) noexcept = nullptr;
-  std::uint16_t pending = 0;    // completions still to reap: the wait, its timer, a cancel
+  std::uint16_t pending = 0;    // completions still to reap: the wait, its timer or relay, a cancel
   bool main_in_flight = false;  // the wait (or poll) has not completed yet
   bool cancel_sent = false;     // an IORING_OP_ASYNC_CANCEL was queued for it
   // The timer's absolute CLOCK_MONOTONIC time, as the kernel reads it while the SQE is

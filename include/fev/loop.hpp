@@ -92,7 +92,8 @@
 //
 // Lifetimes:
 //  - a coroutine is resumed once per co_await, and only after every completion that
-//    refers to its operation (the wait, its linked timeout, a cancel) has been reaped;
+//    refers to its operation (the wait, its linked timeout or thread relay, a cancel)
+//    has been reaped;
 //  - the Event or Ring awaited must outlive the wait. A Ring destroyed while a thread or
 //    a coroutine waits on it (registered as a sleeper) stops the program with one line
 //    on stderr (fatal error, abort); so does an in-process Event destroyed while a
