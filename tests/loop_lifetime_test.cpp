@@ -31,6 +31,7 @@
 #include "fev/ring.hpp"
 #include "fev/ring_access.hpp"
 #include "loop_teardown_support.hpp"
+#include "loop_test_support.hpp"
 
 namespace {
 
@@ -310,6 +311,29 @@ TEST(LoopTeardown, RingWakeTakenByADestroyedLoopsWaitReachesTheThreadBehindIt) {
   EXPECT_TRUE(thread.finished()) << "the wake the coroutine took was never passed on";
   EXPECT_EQ(by_thread, std::optional<int>(7));
   EXPECT_EQ(by_coroutine, std::nullopt);
+}
+
+TEST(LoopTeardown, RingWakeTakenByADestroyedLoopsWaitReachesACoroutineBehindIt) {
+  auto first = loop_with_futex_waits();
+  if (!first) GTEST_SKIP() << "no io_uring futex waits here";
+  fev::Loop second;
+  fev::Ring<int> ring(4);
+  auto& word = Access::consumers_word(ring);
+  std::optional<int> by_first, by_second;
+  first->spawn(pop_one(*first, ring, by_first));
+  first->run_until([&] { return sleepers(word) != 0; });  // first in the kernel's futex queue
+  second.spawn(pop_one(second, ring, by_second));
+  second.run_until([&] { return sleepers(word) == 2 * Access::kSleeperOne; });  // behind it
+  // The one wake completes the first loop's wait (its relay to threads finds none).
+  ASSERT_TRUE(ring.push(7));
+  first.reset();  // before that loop reaped the completion
+  fev::testing::LoopWatchdog watchdog(second, std::chrono::seconds(20));
+  second.run();
+  EXPECT_FALSE(watchdog.disarm()) << "the wake the destroyed loop's coroutine took was never passed on";
+  EXPECT_EQ(by_second, std::optional<int>(7));
+  EXPECT_EQ(by_first, std::nullopt);
+  if (!by_second) ring.close();  // lets the stuck coroutine end
+  second.run();
 }
 
 TEST(LoopTeardown, ADestroyedLoopsRingWaitTakesNoLaterWake) {
