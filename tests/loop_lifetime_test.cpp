@@ -354,6 +354,29 @@ TEST(LoopTeardown, ADestroyedLoopsRingWaitTakesNoLaterWake) {
   EXPECT_EQ(by_thread, std::optional<int>(7));
 }
 
+TEST(LoopTeardown, ADestroyedLoopsRingWaitTakesNoLaterWakeFromACoroutineBehindIt) {
+  auto first = loop_with_futex_waits();
+  if (!first) GTEST_SKIP() << "no io_uring futex waits here";
+  fev::Loop second;
+  fev::Ring<int> ring(4);
+  auto& word = Access::consumers_word(ring);
+  std::optional<int> by_first, by_second;
+  first->spawn(pop_one(*first, ring, by_first));
+  first->run_until([&] { return sleepers(word) != 0; });
+  second.spawn(pop_one(second, ring, by_second));
+  second.run_until([&] { return sleepers(word) == 2 * Access::kSleeperOne; });
+  const RingObjectsKept kept;
+  ASSERT_TRUE(kept.any());
+  first.reset();
+  ASSERT_TRUE(ring.push(7));  // one wake, for the second loop's coroutine (no thread to relay to)
+  fev::testing::LoopWatchdog watchdog(second, std::chrono::seconds(20));
+  second.run();
+  EXPECT_FALSE(watchdog.disarm()) << "a request of the destroyed loop took the wake";
+  EXPECT_EQ(by_second, std::optional<int>(7));
+  if (!by_second) ring.close();  // lets the stuck coroutine end
+  second.run();
+}
+
 TEST(LoopTeardown, ADestroyedLoopsAutoResetWaitTakesNoLaterSignal) {
   auto loop = loop_with_futex_waits();
   if (!loop) GTEST_SKIP() << "no io_uring futex waits here";
