@@ -7,8 +7,9 @@
 
 namespace stress {
 
-StallDetector::StallDetector(const std::vector<ThreadLiveness>& threads, int producers, Clock::duration limit)
-    : threads_(threads), producers_(producers), limit_(limit), seen_(threads.size()) {}
+StallDetector::StallDetector(const std::vector<ThreadLiveness>& threads, int producers, Clock::duration limit,
+                             Sleeping sleeping)
+    : threads_(threads), producers_(producers), limit_(limit), sleeping_(sleeping), seen_(threads.size()) {}
 
 std::optional<ThreadStall> StallDetector::observe(const RingSample& sample) {
   const auto streak = [&](std::optional<Clock::time_point>& since, bool holds) {
@@ -31,6 +32,10 @@ std::optional<ThreadStall> StallDetector::observe(const RingSample& sample) {
       continue;
     }
     if (stalled || !ThreadLiveness::inside(state)) continue;
+    if (!sleeping_(threads_[i])) {  // runnable: slow at worst, never stuck (see the header)
+      seen.since = sample.now;
+      continue;
+    }
     const bool producer = static_cast<int>(i) < producers_;
     const auto& work_since = producer ? slots_free_since_ : items_waiting_since_;
     if (!work_since) continue;

@@ -1,16 +1,18 @@
 // SPDX-License-Identifier: MIT
 // Per-thread liveness for tools/stress: each producer and consumer says whether it is
 // inside a ring operation, and the watchdog reports a thread that stayed inside one
-// blocking operation, or inside one ring call of a try or timed retry loop, for longer
-// than the stall limit while there was work it could have taken (items in the ring for
-// a consumer, free slots for a producer) at every sample.
+// blocking operation, or inside one ring call of a try or timed retry loop, asleep in
+// the kernel at every sample, for longer than the stall limit while there was work it
+// could have taken (items in the ring for a consumer, free slots for a producer) at
+// every sample.
 //
-// A blocking push or pop parks, and a thread parked while work waits has missed a wake:
-// the whole operation is judged. A retry loop's calls never park past their timeout, so
-// each returns on its own; a loop that keeps losing the race for the work is starved,
-// which the ring does not promise to prevent (on a loaded machine the scheduler decides
-// who gets each item). Its window restarts with every call it makes: it is reported
-// only when one call does not return.
+// What it catches is a missed wake: a thread parked beside work. So only a thread that
+// sleeps counts; one that is runnable but gets no CPU (a loaded machine: two busy
+// processes beside the run, other tests) is slow, not stuck, and restarts its window.
+// A blocking push or pop is judged as a whole. A retry loop's calls never park past
+// their timeout (a try never parks at all), so each returns on its own; a loop that
+// keeps losing the race for the work is starved, which the ring does not promise to
+// prevent. Its window restarts with every call it makes.
 #pragma once
 
 #include <atomic>
@@ -19,6 +21,8 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "thread_state.hpp"
 
 namespace stress {
 
@@ -44,6 +48,12 @@ class alignas(128) ThreadLiveness {
     // relaxed: as in enter().
     state_.store(completed_ << 3, std::memory_order_relaxed);
   }
+  // Called by the thread itself before its first operation, so that the watchdog can
+  // ask the kernel whether it sleeps.
+  void register_thread() noexcept {
+    // relaxed: read by the watchdog's later samples; until then it reads 0 (unknown).
+    os_id_.store(current_os_thread_id(), std::memory_order_relaxed);
+  }
   // One call into the ring's API (including a try that failed or a wait that timed out).
   void count_call() noexcept {
     // relaxed: a counter for the watchdog and the final report (read after join).
@@ -53,12 +63,14 @@ class alignas(128) ThreadLiveness {
   // Watchdog side.
   std::uint64_t state() const noexcept { return state_.load(std::memory_order_relaxed); }  // relaxed: see enter()
   std::uint64_t calls() const noexcept { return calls_.load(std::memory_order_relaxed); }  // relaxed: see count_call()
+  long os_id() const noexcept { return os_id_.load(std::memory_order_relaxed); }  // relaxed: see register_thread()
   static bool inside(std::uint64_t state) noexcept { return (state & 1u) != 0; }
   static CallKind kind(std::uint64_t state) noexcept { return static_cast<CallKind>((state >> 1) & 3u); }
 
  private:
   std::atomic<std::uint64_t> state_{0};  // completed operations << 3 | kind << 1 | inside
   std::atomic<std::uint64_t> calls_{0};
+  std::atomic<long> os_id_{0};     // the kernel's id of the thread; 0: not known
   std::uint64_t completed_ = 0;    // owner thread only
   std::uint64_t local_calls_ = 0;  // owner thread only
 };
@@ -80,12 +92,18 @@ struct ThreadStall {
 
 // The watchdog's memory of the threads' states across samples. A thread is stalled
 // when it was inside the same operation, and for a retry loop inside the same ring
-// call, at every sample of a window of `limit`, and at every one of those samples the
-// ring offered work to its role. A thread that waits while others take every item is
+// call, asleep, at every sample of a window of `limit`, and at every one of those
+// samples the ring offered work to its role. A thread that waits while others take every item is
 // fine as long as the ring runs empty now and then.
 class StallDetector {
  public:
-  StallDetector(const std::vector<ThreadLiveness>& threads, int producers, Clock::duration limit);
+  // Whether a thread sleeps in the kernel now (os_thread_sleeping() on its id; tests
+  // give their own answer).
+  using Sleeping = bool (*)(const ThreadLiveness& thread);
+  static bool asleep_in_kernel(const ThreadLiveness& thread) noexcept { return os_thread_sleeping(thread.os_id()); }
+
+  StallDetector(const std::vector<ThreadLiveness>& threads, int producers, Clock::duration limit,
+                Sleeping sleeping = &asleep_in_kernel);
 
   // Feeds one sample; returns the first stalled thread, if any.
   std::optional<ThreadStall> observe(const RingSample& sample);
@@ -99,6 +117,7 @@ class StallDetector {
   const std::vector<ThreadLiveness>& threads_;
   int producers_;
   Clock::duration limit_;
+  Sleeping sleeping_;
   std::vector<Seen> seen_;
   std::optional<Clock::time_point> items_waiting_since_;  // start of the current streak
   std::optional<Clock::time_point> slots_free_since_;

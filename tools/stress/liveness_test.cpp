@@ -16,8 +16,12 @@ using namespace std::chrono_literals;
 
 // One producer (index 0) and one consumer (index 1), judged over windows of 500 ms; at
 // every sample the ring holds items and has free slots, so both roles are offered work.
+// Whether the threads sleep in the kernel is `asleep`'s answer (true unless a test says).
 class Watch {
  public:
+  static inline bool asleep = true;
+  Watch() { asleep = true; }
+
   ThreadLiveness& producer() { return threads_[0]; }
   ThreadLiveness& consumer() { return threads_[1]; }
 
@@ -38,7 +42,7 @@ class Watch {
 
  private:
   std::vector<ThreadLiveness> threads_ = std::vector<ThreadLiveness>(2);
-  StallDetector detector_{threads_, 1, 500ms};
+  StallDetector detector_{threads_, 1, 500ms, [](const ThreadLiveness&) { return asleep; }};
   Clock::time_point now_{};
 };
 
@@ -52,6 +56,33 @@ TEST(StressLiveness, ABlockingPopThatDoesNotReturnIsAStall) {
   EXPECT_EQ(stall->kind, CallKind::blocking);
 }
 
+// On a loaded machine a woken thread may wait long for a CPU: it is runnable, not
+// asleep, and slow is not stuck. The same for a try loop preempted between its calls.
+TEST(StressLiveness, AThreadWaitingForACpuIsNoStall) {
+  for (const CallKind kind : {CallKind::blocking, CallKind::try_loop, CallKind::timed_loop}) {
+    Watch watch;
+    Watch::asleep = false;
+    watch.consumer().enter(kind);
+    watch.consumer().count_call();
+    const auto stall = watch.run_for(2s);
+    EXPECT_FALSE(stall.has_value()) << "a runnable thread was reported as stalled";
+  }
+}
+
+// Asleep at every sample but one: the window restarts there.
+TEST(StressLiveness, ASleeperThatRanInTheWindowIsJudgedFromThen) {
+  Watch watch;
+  watch.consumer().enter(CallKind::blocking);
+  watch.consumer().count_call();
+  int samples = 0;
+  auto stall = watch.run_for(400ms, [&] { Watch::asleep = ++samples != 60; });  // runs at 300 ms
+  EXPECT_FALSE(stall.has_value());
+  stall = watch.run_for(350ms);  // 750 ms in, 450 ms since it ran
+  EXPECT_FALSE(stall.has_value()) << "the window did not restart when the thread ran";
+  stall = watch.run_for(100ms);
+  EXPECT_TRUE(stall.has_value()) << "asleep for 500 ms after it ran, beside work";
+}
+
 TEST(StressLiveness, AThreadThatKeepsFinishingOperationsIsNoStall) {
   Watch watch;
   const auto stall = watch.run_for(2s, [&] {
@@ -62,8 +93,9 @@ TEST(StressLiveness, AThreadThatKeepsFinishingOperationsIsNoStall) {
   EXPECT_FALSE(stall.has_value());
 }
 
-// A try loop never parks: a consumer that keeps trying and losing the race for every
-// item (starved by the others on a loaded machine) is not stuck in the ring.
+// A retry loop that keeps losing the race for every item (starved by the others on a
+// loaded machine) is not stuck in the ring, even if it is asleep at every sample (its
+// timed waits, or the yields between its tries, whenever the watchdog looks).
 TEST(StressLiveness, ATryLoopThatKeepsLosingTheRaceIsNoStall) {
   Watch watch;
   watch.consumer().enter(CallKind::try_loop);

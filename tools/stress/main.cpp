@@ -50,28 +50,36 @@ struct BrokenChaosHooks : ChaosHooks {
 // With --deaf-consumer, consumer 0 parks on a wait that returns only when the run ends,
 // as a consumer whose every wake was lost would; the other consumers carry the items,
 // so the totals keep moving and only the per-thread watchdog can notice. When the run
-// ends (the ring is closed) the wait returns, and the run would pass without that watchdog.
+// ends (the ring is closed) the wait returns, and the run would pass without that
+// watchdog. It parks on a word of its own (asleep in the kernel, as a real lost wake
+// leaves a thread), which only release_the_deaf_consumer() changes.
 thread_local bool this_thread_is_deaf = false;
 std::atomic<bool> deaf_consumer_parked{false};  // set once consumer 0 has parked
-std::atomic<bool> deaf_wait_released{false};    // set when the run ends
+std::atomic<std::uint32_t> deaf_wait_released{0};  // 1 when the run ends
 
 struct DeafConsumerWait : fev::DefaultWait {
   static fev::WaitResult wait(const std::atomic<std::uint32_t>& word, std::uint32_t expected,
                               fev::Deadline deadline) noexcept {
     // relaxed (both flags): a self-test's plain signals; the ring re-reads its own
     // state after every return from a wait, so they order nothing it relies on.
-    if (!this_thread_is_deaf || deaf_wait_released.load(std::memory_order_relaxed))
+    if (!this_thread_is_deaf || deaf_wait_released.load(std::memory_order_relaxed) != 0)
       return fev::DefaultWait::wait(word, expected, deadline);
     // relaxed: like a futex, return at once when the word has already moved on.
     if (word.load(std::memory_order_relaxed) != expected) return fev::WaitResult::woken;
     deaf_consumer_parked.store(true, std::memory_order_relaxed);
-    while (!deaf_wait_released.load(std::memory_order_relaxed)) {
-      if (deadline != fev::Deadline::max() && Clock::now() >= deadline) return fev::WaitResult::timeout;
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    while (deaf_wait_released.load(std::memory_order_relaxed) == 0) {  // relaxed: as above
+      if (fev::DefaultWait::wait(deaf_wait_released, 0, deadline) == fev::WaitResult::timeout &&
+          deaf_wait_released.load(std::memory_order_relaxed) == 0)
+        return fev::WaitResult::timeout;
     }
     return fev::WaitResult::woken;
   }
 };
+
+void release_the_deaf_consumer() noexcept {
+  // relaxed: see DeafConsumerWait; the wake ends its park.
+  if (deaf_wait_released.exchange(1, std::memory_order_relaxed) == 0) fev::DefaultWait::wake_all(deaf_wait_released);
+}
 
 enum class Outcome { ok, closed, gave_up };
 
@@ -223,6 +231,7 @@ class Run {
     auto rng = rng_for(1, producer);
     std::atomic<std::uint64_t>& pushed = pushed_[static_cast<std::size_t>(producer)];
     ThreadLiveness& me = liveness_[static_cast<std::size_t>(producer)];
+    me.register_thread();
     if (options_.deaf_consumer) wait_for_the_deaf_consumer();
     const std::uint64_t limit = options_.max_items;
     for (std::uint64_t sequence = 0; sequence < limit; ++sequence) {
@@ -237,6 +246,7 @@ class Run {
     auto rng = rng_for(2, consumer);
     OrderCheck order(options_.producers);
     ThreadLiveness& me = liveness_[static_cast<std::size_t>(options_.producers + consumer)];
+    me.register_thread();
     this_thread_is_deaf = options_.deaf_consumer && consumer == 0;
     Item item = 0;
     while (pop_one(item, rng, me)) {
@@ -315,7 +325,7 @@ class Run {
       stop_when_due(now - start);
       // The deaf consumer is rescued when the ring closes, as a parked consumer is by
       // close()'s wake. relaxed: a self-test's signal (see DeafConsumerWait).
-      if (ring_.closed()) deaf_wait_released.store(true, std::memory_order_relaxed);
+      if (ring_.closed()) release_the_deaf_consumer();
       if (consumers_done_.load() == options_.consumers && producers_done_.load() == options_.producers) return {};
 
       const std::size_t in_ring = ring_.size();
