@@ -33,10 +33,10 @@ int main() {
   constexpr std::uint64_t kJobs = 10000;
 
   // Capacity: at most 64 jobs wait in the ring; a 65th push() waits for a worker.
-  // Memory: the ring allocates all its slots up front, one 64-byte cache line each for a
-  // small T like this 8-byte std::unique_ptr (a slot holds the value and an 8-byte turn
-  // counter; a T above 56 bytes, or aligned above 64, takes whole multiples of 64 bytes
-  // per slot). So 64 slots take 4 KiB here; the jobs themselves live on the heap.
+  // Memory: the ring allocates all its slots up front, one cache line each for a small T
+  // like this 8-byte std::unique_ptr (a slot holds the value and an 8-byte turn counter;
+  // a bigger T takes whole multiples of the line). On x86-64, with 64-byte lines, 64
+  // slots take 4 KiB here (8 KiB on aarch64: 128); the jobs themselves live on the heap.
   constexpr std::size_t kCapacity = 64;
   fev::Ring<std::unique_ptr<Job>> jobs(kCapacity);
 

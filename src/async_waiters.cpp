@@ -16,6 +16,7 @@
 #include <mutex>
 
 #include "fev/async_event.hpp"
+#include "fev/detail_cache_line.hpp"
 #include "fev/event.hpp"
 
 namespace fev {
@@ -24,9 +25,7 @@ namespace {
 
 using State = AsyncWaiter::State;
 
-// Cache line size for the buckets' alignment (see STYLE.md: not the interference-size
-// constant, which g++ warns about in a -Werror build).
-constexpr std::size_t kCacheLine = 64;
+// One bucket per cache line (fev/detail_cache_line.hpp).
 constexpr std::size_t kBuckets = 1024;  // a power of two; set() walks one bucket's list
 
 struct alignas(kCacheLine) Bucket {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <mutex>
 
+#include "fev/detail_cache_line.hpp"
 #include "fev/detail_loop_waits.hpp"
 
 namespace fev::detail {
@@ -13,7 +14,6 @@ std::atomic<std::size_t> loop_event_waits{0};
 
 namespace {
 
-constexpr std::size_t kCacheLine = 64;
 constexpr unsigned kBucketBits = 6;
 
 struct alignas(kCacheLine) Bucket {

@@ -6,6 +6,9 @@
 #include <algorithm>
 #include <atomic>
 #include <thread>
+#if defined(_MSC_VER) && !defined(__clang__)
+#include <intrin.h>  // cpu_relax(): _mm_pause, __isb, __yield
+#endif
 
 namespace fev {
 namespace {
@@ -109,11 +112,27 @@ void set_spin_after_wake_limit(std::chrono::nanoseconds limit) noexcept {
 
 namespace detail {
 
+// The spin-wait hint of each target. aarch64 uses `isb sy`, not `yield`: `yield` only
+// tells a multithreaded core to switch threads, and on the single-threaded cores of
+// ARM servers (Neoverse: Graviton, Ampere) and Apple's it retires like a nop, so the
+// loop hammers the watched line; `isb` drains the pipeline, a delay of some tens of
+// cycles like x86's `pause` (Rust's spin_loop hint and several runtimes chose it for
+// this). The spin is bounded by time, so how long one hint takes changes only how often
+// the word is read. 32-bit ARM keeps `yield` (ARMv7 and later). Elsewhere there is no
+// hint: the loop is still bounded by time.
 void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
-#elif defined(__aarch64__) || defined(__arm__)
+#elif defined(__aarch64__)
+  asm volatile("isb sy");
+#elif defined(__arm__) && defined(__ARM_ARCH) && __ARM_ARCH >= 7
   asm volatile("yield");
+#elif defined(_M_X64) || defined(_M_IX86)
+  _mm_pause();
+#elif defined(_M_ARM64)
+  __isb(_ARM64_BARRIER_SY);
+#elif defined(_M_ARM)
+  __yield();
 #endif
 }
 

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "fev/event.hpp"
+#include "emulator.hpp"
 
 namespace {
 
@@ -385,6 +386,7 @@ TEST(AsyncEvent, CancellationRacingSetResumesExactlyOnce) {
 }
 
 TEST(AsyncEventDeathTest, DestroyingAnEventWithWaitersAborts) {
+  FEV_SKIP_DEATH_TEST_UNDER_EMULATOR();
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_DEATH(
       {

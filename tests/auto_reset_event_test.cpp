@@ -10,6 +10,7 @@
 
 #include "fev/event.hpp"
 #include "test_backends.hpp"
+#include "emulator.hpp"
 
 namespace {
 
@@ -204,6 +205,7 @@ TYPED_TEST(AutoResetEventTest, WaiterMayDestroyTheEventRightAfterWaking) {
 // line instead of a use after free; waiters that left (by a signal or a timeout) leave
 // nothing behind.
 TEST(AutoResetEventLifetimeDeathTest, DestroyedWhileAThreadWaits) {
+  FEV_SKIP_DEATH_TEST_UNDER_EMULATOR();
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_DEATH(
       {

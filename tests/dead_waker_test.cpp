@@ -15,6 +15,7 @@
 #include "fev/event.hpp"
 #include "fev/shared.hpp"
 #include "child_process.hpp"
+#include "emulator.hpp"
 #include "kill_at_futex_wake.hpp"
 #include "test_backends.hpp"
 
@@ -47,6 +48,7 @@ void child_dies_at_its_wake(Step&& step) {
 class DeadWaker : public ::testing::Test {
  protected:
   void SetUp() override {
+    FEV_SKIP_SECCOMP_TEST_UNDER_EMULATOR();
     before_ = fev::spin_limit();
     fev::set_spin_limit(0ns);  // park at once: the test is about parked waiters
   }

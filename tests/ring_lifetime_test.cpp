@@ -10,6 +10,7 @@
 
 #include "fev/ring.hpp"
 #include "fev/ring_access.hpp"
+#include "emulator.hpp"
 
 namespace {
 
@@ -29,6 +30,7 @@ void wait_for_a_sleeper(Word& word) {
 }
 
 TEST(RingLifetimeDeathTest, DestroyedWhileAConsumerWaits) {
+  FEV_SKIP_DEATH_TEST_UNDER_EMULATOR();
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_DEATH(
       {
@@ -41,6 +43,7 @@ TEST(RingLifetimeDeathTest, DestroyedWhileAConsumerWaits) {
 }
 
 TEST(RingLifetimeDeathTest, DestroyedWhileAProducerWaits) {
+  FEV_SKIP_DEATH_TEST_UNDER_EMULATOR();
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_DEATH(
       {
@@ -54,6 +57,7 @@ TEST(RingLifetimeDeathTest, DestroyedWhileAProducerWaits) {
 }
 
 TEST(RingLifetimeDeathTest, TheRefusalSaysToCloseTheRingAndJoinItsUsersFirst) {
+  FEV_SKIP_DEATH_TEST_UNDER_EMULATOR();
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_DEATH(
       {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "child_process.hpp"
+#include "emulator.hpp"
 #include "kill_at_futex_wake.hpp"
 #include "test_backends.hpp"
 
@@ -232,6 +233,7 @@ TEST_F(SharedRingDeadCloser, KilledBeforeTheClosedBitLeavesTheRingOpen) {
 // Killed after tail_'s closed bit, at its first wake: the ring is closed (pushes fail,
 // closed() says so), and the consumer parked before it is woken by a survivor's close().
 TEST_F(SharedRingDeadCloser, KilledBeforeItsWakesLeavesTheRingClosedForTheNextCloseToWake) {
+  FEV_SKIP_SECCOMP_TEST_UNDER_EMULATOR();
   auto* ring = fev::construct_shared_ring<int>(region_, 4);
   std::atomic<int> last_status{-1};
   std::thread consumer([&] {

@@ -73,6 +73,7 @@
 
 #include "fev/config.hpp"
 #include "fev/deadline.hpp"
+#include "fev/detail_cache_line.hpp"
 #include "fev/detail_error.hpp"
 #include "fev/spin.hpp"
 #include "fev/wait.hpp"
@@ -97,12 +98,13 @@ struct RingHooks {
 };
 
 namespace detail {
-// Producer and consumer counters live this far apart: x86-64's adjacent-line
-// prefetcher fetches 64-byte lines in aligned pairs, so two hot counters within the
-// same 128 bytes still bounce between cores. Slots use one 64-byte line each: a slot
-// is written by one producer and then one consumer, not both at once.
-inline constexpr std::size_t kCounterAlign = 128;
-inline constexpr std::size_t kSlotAlign = 64;
+// Producer and consumer counters live kHotWordDistance apart (128 bytes, 256 on
+// s390x; see fev/detail_cache_line.hpp for each target's reason). Slots take one cache
+// line each (64 bytes on x86-64, 128 on aarch64 and POWER): a slot is written by one
+// producer and then one consumer, not both at once, but neighbouring slots are written
+// by different threads at the same time.
+inline constexpr std::size_t kCounterAlign = kHotWordDistance;
+inline constexpr std::size_t kSlotAlign = kCacheLine;
 // Claims and parking words for waiters that are no thread (fev/ring_access.hpp).
 struct RingAccess;
 }  // namespace detail
@@ -168,9 +170,9 @@ class BasicRing {
     wait_options_ = options;
   }
 
-  /// The alignment that caller-provided slot storage needs. A slot takes one 64-byte
-  /// cache line or more (a T aligned above 64 bytes raises both the slot's size and
-  /// kStorageAlignment to its alignment).
+  /// The alignment that caller-provided slot storage needs. A slot takes one cache line
+  /// or more (64 bytes on x86-64, 128 on aarch64; a T aligned above that raises both
+  /// the slot's size and kStorageAlignment to its alignment).
   static constexpr std::size_t kStorageAlignment =
       alignof(T) > detail::kSlotAlign ? alignof(T) : detail::kSlotAlign;  // alignof(Slot)
   /// Bytes of slot storage for `capacity`; std::invalid_argument as for the constructor.
@@ -489,7 +491,7 @@ class BasicRing {
  private:
   friend struct detail::RingAccess;
 
-  struct alignas(kStorageAlignment) Slot {  // max(64, alignof(T))
+  struct alignas(kStorageAlignment) Slot {  // max(kCacheLine, alignof(T))
     // Turn of this slot (see the protocol above). Written with release after the value
     // is constructed (push) or moved out (pop); read with acquire before touching it.
     std::atomic<std::size_t> turn{0};

@@ -168,8 +168,8 @@ T* construct_shared(SharedRegion& region, Args&&... args) {
 /// address (children forked after this call, or processes that map() the region's
 /// descriptor). Never destroyed, like every object in a region. The slots take
 /// SharedRing<T>::storage_bytes(capacity) bytes of the region, aligned to
-/// SharedRing<T>::kStorageAlignment (64, or alignof(T) if larger). A capacity of zero,
-/// or one whose slots could not fit in memory, is refused as Ring's constructor refuses
+/// SharedRing<T>::kStorageAlignment (a cache line, or alignof(T) if larger). A capacity
+/// of zero, or one whose slots could not fit in memory, is refused as Ring's constructor refuses
 /// it (std::invalid_argument) before anything is taken from the region; std::bad_alloc
 /// when the region has no room left. As with Ring, try_push/try_pop can fail while a
 /// peer is between claiming and publishing a slot; use the timed forms to wait.

@@ -3,13 +3,15 @@
 
 #include <cstddef>
 
+#include "fev/detail_cache_line.hpp"
+
 
 namespace fev::backend::parking {
 namespace {
 
 // One bucket per cache line, so that threads parking on unrelated words do not share
 // a line. 256 buckets: collisions only cost a spurious wake, never a lost one.
-struct alignas(64) Bucket {
+struct alignas(fev::detail::kCacheLine) Bucket {
   std::mutex lock;
   std::condition_variable parked;
 };
