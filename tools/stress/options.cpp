@@ -35,11 +35,12 @@ that no thread stalls while work is pending.
   --chaos              random yields and short sleeps between the ring's atomic steps
   --stall-seconds T    watchdog: fail when nothing moves for T seconds (default 5)
   --thread-stall-seconds U
-                       watchdog: fail when one thread stays in one blocking push
-                       (pop), or in one ring call of a try or timed retry loop, for
-                       U seconds while the ring has free slots (items) at every
-                       sample, taken every 5 ms (default: the --stall-seconds value);
-                       a retry loop that keeps losing the race is not a stall
+                       watchdog: fail when one thread stays asleep in one blocking
+                       push (pop), or in one ring call of a try or timed retry
+                       loop, for U seconds while the ring has free slots (items) at
+                       every sample, taken every 5 ms (default: the --stall-seconds
+                       value); a thread waiting for a CPU, or a retry loop that
+                       keeps losing the race, is not a stall
   --progress-seconds P print a progress line every P seconds (default 1)
   --max-items K        cap on items per producer in --seconds runs (default 16777216)
   --broken             use the deliberately broken ring (never wakes consumers)
