@@ -19,6 +19,20 @@ std::optional<ThreadStall> StallDetector::observe(const RingSample& sample) {
   streak(items_waiting_since_, sample.items_waiting);
   streak(slots_free_since_, sample.slots_free);
 
+  // Per role: whether a wake is on its way and a thread of the role that is inside an
+  // operation is runnable (it holds the wake, or takes the work itself, once it runs).
+  const auto is_producer = [&](std::size_t i) { return static_cast<int>(i) < producers_; };
+  bool wake_held_by_a_runnable[2] = {false, false};  // [0] consumers, [1] producers
+  const bool wake_in_flight[2] = {sample.consumers_wake_in_flight, sample.producers_wake_in_flight};
+  for (std::size_t i = 0; i < threads_.size(); ++i) {
+    const int role = is_producer(i) ? 1 : 0;
+    if (wake_in_flight[role] && !wake_held_by_a_runnable[role] && ThreadLiveness::inside(threads_[i].state()) &&
+        !sleeping_(threads_[i]))
+      wake_held_by_a_runnable[role] = true;
+  }
+  const Clock::duration since_last = last_sample_ ? sample.now - *last_sample_ : Clock::duration::zero();
+  last_sample_ = sample.now;
+
   std::optional<ThreadStall> stalled;
   for (std::size_t i = 0; i < threads_.size(); ++i) {
     const std::uint64_t state = threads_[i].state();
@@ -36,7 +50,11 @@ std::optional<ThreadStall> StallDetector::observe(const RingSample& sample) {
       seen.since = sample.now;
       continue;
     }
-    const bool producer = static_cast<int>(i) < producers_;
+    if (wake_held_by_a_runnable[is_producer(i) ? 1 : 0]) {  // the window pauses (see the header)
+      seen.since += since_last;
+      continue;
+    }
+    const bool producer = is_producer(i);
     const auto& work_since = producer ? slots_free_since_ : items_waiting_since_;
     if (!work_since) continue;
     // Both held from the later of the two samples on: that is the window to judge.

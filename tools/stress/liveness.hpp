@@ -9,6 +9,10 @@
 // What it catches is a missed wake: a thread parked beside work. So only a thread that
 // sleeps counts; one that is runnable but gets no CPU (a loaded machine: two busy
 // processes beside the run, other tests) is slow, not stuck, and restarts its window.
+// Nor does a sleeper's time count while a wake is on its way on its side and a thread
+// of its role that is inside an operation is runnable: that thread holds the wake (or
+// is about to take the work) and passes it on once it gets a CPU; the window pauses.
+// A wake that nobody holds (every thread of the role asleep) counts.
 // A blocking push or pop is judged as a whole. A retry loop's calls never park past
 // their timeout (a try never parks at all), so each returns on its own; a loop that
 // keeps losing the race for the work is starved, which the ring does not promise to
@@ -80,6 +84,10 @@ struct RingSample {
   Clock::time_point now;
   bool items_waiting;  // a consumer could take something: size() > 0
   bool slots_free;     // a producer could place something: size() < capacity, not closed
+  // A wake is on its way to a consumer (producer): the side's parking word has its
+  // `waking` bit. The woken thread passes it on when it has run.
+  bool consumers_wake_in_flight = false;
+  bool producers_wake_in_flight = false;
 };
 
 struct ThreadStall {
@@ -121,6 +129,7 @@ class StallDetector {
   std::vector<Seen> seen_;
   std::optional<Clock::time_point> items_waiting_since_;  // start of the current streak
   std::optional<Clock::time_point> slots_free_since_;
+  std::optional<Clock::time_point> last_sample_;
 };
 
 // "consumer 0 stayed in one blocking pop for 2.0 s ...", without the ring's part.

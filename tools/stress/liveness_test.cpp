@@ -14,16 +14,23 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// One producer (index 0) and one consumer (index 1), judged over windows of 500 ms; at
+// One producer (index 0) and two consumers (1 and 2), judged over windows of 500 ms; at
 // every sample the ring holds items and has free slots, so both roles are offered work.
-// Whether the threads sleep in the kernel is `asleep`'s answer (true unless a test says).
+// Whether the threads sleep in the kernel is `asleep`'s answer (true unless a test says),
+// except for `runnable`.
 class Watch {
  public:
   static inline bool asleep = true;
-  Watch() { asleep = true; }
+  Watch() {
+    asleep = true;
+    runnable = nullptr;
+  }
 
   ThreadLiveness& producer() { return threads_[0]; }
   ThreadLiveness& consumer() { return threads_[1]; }
+  ThreadLiveness& other_consumer() { return threads_[2]; }
+  // This thread is runnable whatever `asleep` says.
+  static inline const ThreadLiveness* runnable = nullptr;
 
   // Samples every 5 ms for `span`, calling `between()` before each sample; the first
   // stall reported, if any.
@@ -32,17 +39,20 @@ class Watch {
     for (const Clock::time_point end = now_ + span; now_ < end;) {
       between();
       now_ += 5ms;
-      if (auto stall = detector_.observe(RingSample{now_, true, true})) return stall;
+      if (auto stall = detector_.observe(RingSample{now_, true, true, consumer_wake_in_flight, false})) return stall;
     }
     return std::nullopt;
   }
+  bool consumer_wake_in_flight = false;  // the consumers' word has its waking bit
   std::optional<ThreadStall> run_for(Clock::duration span) {
     return run_for(span, [] {});
   }
 
  private:
-  std::vector<ThreadLiveness> threads_ = std::vector<ThreadLiveness>(2);
-  StallDetector detector_{threads_, 1, 500ms, [](const ThreadLiveness&) { return asleep; }};
+  std::vector<ThreadLiveness> threads_ = std::vector<ThreadLiveness>(3);
+  StallDetector detector_{threads_, 1, 500ms, [](const ThreadLiveness& thread) {
+                            return &thread == runnable ? false : asleep;
+                          }};
   Clock::time_point now_{};
 };
 
@@ -81,6 +91,30 @@ TEST(StressLiveness, ASleeperThatRanInTheWindowIsJudgedFromThen) {
   EXPECT_FALSE(stall.has_value()) << "the window did not restart when the thread ran";
   stall = watch.run_for(100ms);
   EXPECT_TRUE(stall.has_value()) << "asleep for 500 ms after it ran, beside work";
+}
+
+// A consumer parked beside items while the wake is on its way to another consumer that
+// is runnable but waits for a CPU: the relay comes once that one runs; not a stall.
+TEST(StressLiveness, ASleeperWhoseSideAwaitsARunnableWakeHolderIsNoStall) {
+  Watch watch;
+  watch.consumer().enter(CallKind::blocking);
+  watch.consumer().count_call();
+  watch.other_consumer().enter(CallKind::blocking);  // woken, holds the wake, gets no CPU
+  Watch::runnable = &watch.other_consumer();
+  watch.consumer_wake_in_flight = true;
+  EXPECT_FALSE(watch.run_for(2s).has_value()) << "a sleeper waiting for the relay was reported";
+}
+
+// The same wake with nobody runnable to hold it (every consumer asleep): stranded.
+TEST(StressLiveness, ASleeperBesideAWakeNobodyHoldsIsAStall) {
+  Watch watch;
+  watch.consumer().enter(CallKind::blocking);
+  watch.consumer().count_call();
+  watch.other_consumer().enter(CallKind::blocking);
+  watch.consumer_wake_in_flight = true;
+  const auto stall = watch.run_for(2s);
+  ASSERT_TRUE(stall.has_value()) << "a stranded wake went unreported";
+  EXPECT_EQ(stall->role, Role::consumer);
 }
 
 TEST(StressLiveness, AThreadThatKeepsFinishingOperationsIsNoStall) {

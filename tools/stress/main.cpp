@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "fev/ring.hpp"
+#include "fev/ring_access.hpp"
 #include "ledger.hpp"
 #include "liveness.hpp"
 #include "options.hpp"
@@ -329,7 +330,10 @@ class Run {
       if (consumers_done_.load() == options_.consumers && producers_done_.load() == options_.producers) return {};
 
       const std::size_t in_ring = ring_.size();
-      const RingSample sample{now, in_ring > 0, in_ring < options_.capacity && !ring_.closed()};
+      const auto words = ring_.snapshot();
+      constexpr std::uint32_t kWaking = fev::detail::RingAccess::kWaking;
+      const RingSample sample{now, in_ring > 0, in_ring < options_.capacity && !ring_.closed(),
+                              (words.not_empty & kWaking) != 0, (words.not_full & kWaking) != 0};
       if (const auto stalled = detector.observe(sample)) {
         return "stall: " + describe(*stalled) + " (" + ring_state() + ")";
       }
