@@ -11,7 +11,7 @@
 //           pinned to one CPU. How far past its deadline each wait returned: p50/p99/max,
 //           and how many returned more than 2 ms late.
 //   pinned  N idle threads (100, 600), pinned round-robin to the CPUs, each looping on a
-//           wait_for(1 ms) of its own event; beside them a setter and a waiter on two
+//           wait_for(20 ms) of its own event; beside them a setter and a waiter on two
 //           CPUs measure the one-way wake of a parked waiter. Process CPU (all threads,
 //           in % of one CPU) and the wake p50/p99/max.
 //   park    Time to park: from the start of a wait to its backend wait call, for each
@@ -215,7 +215,7 @@ void pinned(int idle_threads, std::size_t samples) {
     idle.emplace_back([&, i] {
       pin_self_to(g_cpus[static_cast<std::size_t>(i) % g_cpus.size()]);
       E event;
-      while (!stop.load(std::memory_order_relaxed)) (void)event.wait_for(1ms);  // relaxed: only ends the loop
+      while (!stop.load(std::memory_order_relaxed)) (void)event.wait_for(20ms);  // relaxed: only ends the loop
     });
   }
   std::this_thread::sleep_for(100ms);  // every idle thread is in its loop
@@ -367,7 +367,7 @@ int main(int argc, char** argv) {
   if (wants(sections, "pinned")) {
     const std::size_t samples = quick ? 10 : 300;
     for (const int idle : quick ? std::vector<int>{20} : std::vector<int>{100, 600}) {
-      std::printf("\n%d idle pinned threads looping on wait_for(1 ms); one-way wake of a parked waiter, %zu samples\n",
+      std::printf("\n%d idle pinned threads looping on wait_for(20 ms); one-way wake of a parked waiter, %zu samples\n",
                   idle, samples);
       if (runs<FevEvent>()) pinned<FevEvent>(idle, samples);
       if (runs<FutexEvent>()) pinned<FutexEvent>(idle, samples);
