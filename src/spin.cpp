@@ -65,7 +65,6 @@ struct SpinHistory {
   std::uint32_t yield_rate = 0;   // how often a yield did, once the polls had not
   std::uint32_t after_wake_rate = 0;  // how often a wait right after a wake was answered in its budget
   nanoseconds yield_cost{0};      // a typical recent yield (halves at each probe)
-  nanoseconds yield_longest{0};   // about the longest recent yield (halves at each probe)
   nanoseconds poll_cost{0};       // the last measured cost of one poll
   std::uint32_t waits = 0;
   std::uint32_t after_wakes = 0;
@@ -81,7 +80,6 @@ struct SpinHistory {
     yield_rate = prior_yield_rate.load(std::memory_order_relaxed);
     after_wake_rate = prior_after_wake_rate.load(std::memory_order_relaxed);
     yield_cost = nanoseconds(prior_yield_cost_ns.load(std::memory_order_relaxed));
-    yield_longest = yield_cost;
     poll_cost = nanoseconds(prior_poll_cost_ns.load(std::memory_order_relaxed));
   }
 };
@@ -167,7 +165,6 @@ SpinPlan begin_spin(std::chrono::steady_clock::time_point now, Deadline deadline
   const bool probe = history.waits % kProbeInterval == 0;
   if (probe) {  // a long yield (a CPU hog that has left) is forgotten slowly
     history.yield_cost /= 2;
-    history.yield_longest /= 2;
   }
   bool woke = history.woke_peer;
   history.woke_peer = false;
@@ -191,9 +188,9 @@ SpinPlan begin_spin(std::chrono::steady_clock::time_point now, Deadline deadline
   plan.pause_end = std::min(plan.start + (probe && !pause_pays ? spin / 2 : spin), plan.end);
   plan.poll_cost = history.poll_cost;
   plan.yield_cost = history.yield_cost;
-  plan.yield_longest = history.yield_longest;
   plan.pause = probe || pause_pays;
-  plan.yields = probe || after_wake || history.yield_rate >= kRatePays;
+  // No yield in a timed wait: one can last a CPU hog's time slice, past the deadline.
+  plan.yields = deadline == Deadline::max() && (probe || after_wake || history.yield_rate >= kRatePays);
   plan.probe = probe;
   plan.after_wake = after_wake;
   return plan;
@@ -218,11 +215,6 @@ void end_spin(const SpinPlan& plan, const SpinOutcome& outcome) noexcept {
   }
   if (outcome.yields > 0) {
     const nanoseconds longest = outcome.longest_yield;
-    // The longest: up at once, down by half the difference.
-    if (longest >= history.yield_longest)
-      history.yield_longest = longest;
-    else
-      history.yield_longest -= (history.yield_longest - longest) / 2;
     // The typical: an average that one stretched yield (a preemption) moves by at most
     // 4x, so a ping-pong on one CPU keeps yielding through a timer tick.
     const nanoseconds capped = history.yield_cost > nanoseconds::zero() ? std::min(longest, 4 * history.yield_cost) : longest;

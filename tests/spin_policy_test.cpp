@@ -174,7 +174,7 @@ TEST(SpinPolicy, EveryWaitEndsWithinItsBudgetAndDeadline) {
 }
 
 // A yield that takes longer than the budget has left (a CPU hog shares this CPU) is not
-// started again: after one such yield, the waits that follow park instead, except at the
+// started again: after such yields, the waits that follow park instead, except at the
 // probes, where the halved estimate may allow one more.
 TEST(SpinPolicy, ALongYieldIsNotRepeated) {
   const Limits limits(4us, 64us);
@@ -182,11 +182,32 @@ TEST(SpinPolicy, ALongYieldIsNotRepeated) {
     FakeClock::poll_cost = 40ns;
     FakeClock::yield_cost = 3ms;
     int long_waits = 0;
-    for (int wait = 0; wait < 200; ++wait) {
-      const fev::Deadline deadline = FakeClock::time + 1ms;
-      if (unanswered_wait(deadline) > 1ms) ++long_waits;
+    for (int wait = 0; wait < 300; ++wait) {
+      if (unanswered_wait() > 1ms) ++long_waits;
     }
-    EXPECT_LE(long_waits, 200 / 32 + 1);
+    // A typical cost grows at most 4x per stretched yield: a few to learn, then one per
+    // probe.
+    EXPECT_LE(long_waits, 6 + 300 / static_cast<int>(fev::detail::kProbeInterval));
+  }).join();
+}
+
+// A timed wait never yields, however well yields have been paying: one yield can last a
+// CPU hog's whole time slice and end past the deadline. It parks with its timeout.
+TEST(SpinPolicy, ATimedWaitNeverYields) {
+  const Limits limits(4us, 64us);
+  std::thread([] {
+    FakeClock::poll_cost = 40ns;
+    FakeClock::yield_cost = 300ns;
+    for (int wait = 0; wait < 40; ++wait) {  // untimed waits answered by their second yield
+      FakeClock::reset_counts();
+      (void)fev::detail::spin_until<FakeClock>([] { return FakeClock::yields >= 2; }, fev::Deadline::max());
+    }
+    for (int wait = 0; wait < 300; ++wait) {
+      if (wait % 7 == 0) fev::detail::note_woke_peer();
+      FakeClock::reset_counts();
+      (void)unanswered_wait(FakeClock::time + 10ms);
+      EXPECT_EQ(FakeClock::yields, 0) << "wait " << wait;
+    }
   }).join();
 }
 

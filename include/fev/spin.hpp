@@ -6,19 +6,20 @@
 // thread woke a parked thread, while such waits pay), counted from its first poll, and
 // ends at the caller's deadline if that comes first. A budget of zero parks at once. The
 // plan's end is fixed before the first poll; a batch of polls starts only if it fits
-// before that end at the cost per poll just measured, and a sched_yield() only if this
-// thread's typical yield fits before that end and, in a timed wait, its longest recent
-// yield fits before the deadline (a yield that a CPU hog stretches to a time slice stops
-// the timed waits' yields at once, and the others' once it is typical). The wait path
-// makes no syscall except the backend's wait, sched_yield() and steady_clock reads.
+// before that end at the cost per poll just measured, and a sched_yield() only in an
+// untimed wait and only if this thread's typical yield fits before that end (a yield
+// can last a CPU hog's whole time slice: a timed wait parks with its timeout instead).
+// The wait path makes no syscall except the backend's wait, sched_yield() and
+// steady_clock reads.
 //
 // Within the budget, three rules, each learned per thread from its recent waits (a
 // success rate over about the last eight):
 //  1. Poll with the pause instruction for up to `spin` while recent pause spins ended
 //     their waits; none once about ten in a row did not (the releaser shares this CPU, or
 //     items are far apart). Every kProbeInterval-th wait polls anyway, to relearn.
-//  2. Then sched_yield() while recent yields ended waits (two threads sharing one CPU, a
-//     CPU quota) or the wait is a probe, and the yield fits in what is left.
+//  2. Then, in an untimed wait, sched_yield() while recent yields ended waits (two
+//     threads sharing one CPU, a CPU quota) or the wait is a probe, and the yield fits
+//     in what is left.
 //  3. The first wait after this thread woke a parked thread polls (if polls pay) and then
 //     yields for up to `spin_after_wake` (every kAfterWakeProbeInterval-th such wait, and
 //     every one while they pay; otherwise its budget is `spin`).
@@ -45,8 +46,7 @@ struct SpinPlan {
   std::chrono::steady_clock::time_point pause_end;  // pause-poll until here (<= end)
   std::chrono::steady_clock::time_point end;        // nothing after here: min(start + budget, deadline)
   std::chrono::nanoseconds poll_cost;   // this thread's last measured cost of one poll (0: unknown)
-  std::chrono::nanoseconds yield_cost;     // a yield starts only with this much left before `end`
-  std::chrono::nanoseconds yield_longest;  // and, in a timed wait, this much before the deadline
+  std::chrono::nanoseconds yield_cost;  // a yield starts only with this much left before `end`
   bool pause;       // rule 1: poll with pause until pause_end
   bool yields;      // rule 2 or 3: yield while each yield fits before end
   bool probe;       // a periodic wait that relearns the rates
@@ -169,8 +169,7 @@ bool spin_until(Done&& done, Deadline deadline, RingSide waiting = RingSide::non
     }
   }
   if (plan.yields) {
-    while (!outcome.done && now < plan.end && plan.end - now >= plan.yield_cost &&
-           (deadline == Deadline::max() || deadline - now >= plan.yield_longest)) {
+    while (!outcome.done && now < plan.end && plan.end - now >= plan.yield_cost) {
       Clock::yield();
       ++outcome.yields;
       outcome.done = outcome.by_yield = done();
