@@ -165,7 +165,8 @@ TEST(SpinPolicy, EveryWaitEndsWithinItsBudgetAndDeadline) {
                                             FakeClock::polls / static_cast<int>(fev::detail::kMaxPollsPerClockRead))
                 << "round " << round;
           }
-          // A probe every 32 waits; an estimate halved there may let one yield overrun.
+          // A probe every kProbeInterval waits; an estimate halved there may let one yield
+          // overrun (the bound allows one per 32 waits, and one more).
           EXPECT_LE(overruns, waits / 32 + 1);
         }).join();
       }
