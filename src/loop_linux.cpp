@@ -309,16 +309,23 @@ struct LoopState {
     arm_doorbell();
   }
 
-  // Reaps what has completed, running each operation's next step.
-  void reap() noexcept {
+  // Takes every completion that has arrived, counts it off `requests`, and hands its
+  // user data and result to `handle`.
+  template <class Handle>
+  void drain_completions(Handle&& handle) noexcept {
     io_uring_cqe* cqe = nullptr;
     while (io_uring_peek_cqe(&ring, &cqe) == 0 && cqe != nullptr) {
       const std::uint64_t data = cqe->user_data;
       const std::int32_t res = cqe->res;
       io_uring_cqe_seen(&ring, cqe);
       --requests;
-      dispatch(data, res);
+      handle(data, res);
     }
+  }
+
+  // Reaps what has completed, running each operation's next step.
+  void reap() noexcept {
+    drain_completions([this](std::uint64_t data, std::int32_t res) { dispatch(data, res); });
   }
 
   // ~Loop's first step: cancels every request of this loop in the kernel and reaps every
@@ -350,20 +357,17 @@ struct LoopState {
           std::abort();
         }
       }
-      io_uring_cqe* cqe = nullptr;
-      while (io_uring_peek_cqe(&ring, &cqe) == 0 && cqe != nullptr) {
-        const std::uint64_t data = cqe->user_data;
-        const std::int32_t res = cqe->res;
-        io_uring_cqe_seen(&ring, cqe);
-        --requests;
-        if (data != kCancelAll) continue;
+      bool cancel_unsupported = false;
+      drain_completions([&](std::uint64_t data, std::int32_t res) {
+        if (data != kCancelAll) return;
         cancel_in_flight = false;
-        // A kernel before 5.19 has no IORING_ASYNC_CANCEL_ANY, and no futex waits
-        // either: what is left (the doorbell's poll, fallback timers) takes no wake, and
-        // closing the ring ends it.
-        if (res == -EINVAL) return;
+        cancel_unsupported = res == -EINVAL;
         found_nothing = res <= 0;  // -ENOENT, or nothing cancelled
-      }
+      });
+      // A kernel before 5.19 has no IORING_ASYNC_CANCEL_ANY, and no futex waits either:
+      // what is left (the doorbell's poll, fallback timers) takes no wake, and closing
+      // the ring ends it.
+      if (cancel_unsupported) return;
     }
   }
 
