@@ -25,9 +25,14 @@
 //   async_wait_any_until(loop, when[, stop], a, ...)
 //                                            -> std::optional<std::size_t>: nullopt at the
 //                                               deadline or on a stop (fev/loop_wait_any.hpp)
+//   async_select(loop[, stop], on_pop(ring, out), on_push(ring, value), on_set(event), ...),
+//   async_select_for(loop, timeout[, stop], ...), async_select_until(loop, when[, stop], ...)
+//                                            -> Selected: exactly one case performed, as
+//                                               fev::select (fev/loop_select.hpp)
 // Where they live: fev::Task in fev/task.hpp, the Event and AutoResetEvent awaitables in
 // fev/loop_event.hpp, the Ring awaitables in fev/loop_ring.hpp (this header includes the
-// three), async_wait_any in fev/loop_wait_any.hpp; the Loop and its executor here.
+// three), async_wait_any in fev/loop_wait_any.hpp, async_select in
+// fev/loop_select.hpp; the Loop and its executor here.
 //
 // Threads keep calling Event::set(), Ring::push() and so on as before: nothing changes
 // for them, and a Ring or Event may have thread waiters and coroutine waiters at once.

@@ -121,6 +121,7 @@ struct SelectWaitState {
   std::atomic<std::uint32_t>* word = nullptr;  // the ring's parking word, or the event's word
   std::uint32_t seen = 0;                      // the last value read (or written)
   std::uint32_t entry = 0;                     // events: the word on entry (its generation)
+  bool ring = false;                           // a ring's parking word (else an event's word)
   bool registered = false;                     // rings: counted in the word's sleepers
   bool took_wake = false;                      // rings: took an issued wake over (relay it)
 };
@@ -200,9 +201,11 @@ inline std::size_t select_rotation(std::size_t cases) noexcept {
   return calls++ % cases;
 }
 
-// The state of one blocking call (the `select` functions below).
+// One select's cases and their wait states, and the steps of the ring and event
+// protocols over all of them: what the thread form below and the coroutine form
+// (fev/loop_select.hpp) share.
 template <class... Cases>
-class Selector {
+class SelectSet {
  public:
   static constexpr std::size_t kCount = sizeof...(Cases);
   using Wait = typename std::tuple_element_t<0, std::tuple<Cases...>>::Wait;
@@ -211,10 +214,11 @@ class Selector {
                 "all rings and events of one select must use the same wait backend");
   static_assert(!process_shared<Wait>, "fev::select works on in-process rings and events only");
 
-  explicit Selector(const Cases&... cases) noexcept : cases_(cases...), first_(select_rotation(kCount)) {
+  explicit SelectSet(const Cases&... cases) noexcept : cases_(cases...), first_(select_rotation(kCount)) {
     for_each([&]<std::size_t I>(const auto& one) {
       SelectWaitState& state = states_[I];
       state.word = &one.word();
+      state.ring = std::remove_cvref_t<decltype(one)>::kRing;
       // acquire: pairs with set()'s release, for an event already set on entry (rings:
       // a starting value only, the claims synchronize).
       if constexpr (!std::remove_cvref_t<decltype(one)>::kRing)
@@ -222,19 +226,6 @@ class Selector {
     });
   }
 
-  Selected run(Deadline deadline, const std::stop_token& stop) noexcept {
-    if (const Selected fired = try_each(); fired.index != Selected::none) return fired;
-    if (deadline == Deadline::min()) return {};
-    if (stop.stop_requested()) return {Selected::none, Status::cancelled};
-    Selected fired;
-    if (spin_until([&] { return (fired = try_each()).index != Selected::none; }, deadline, side())) return fired;
-    if (stop.stop_requested()) return {Selected::none, Status::cancelled};
-    fired = wait(deadline, stop);
-    leave();
-    return fired;
-  }
-
- private:
   static constexpr RingSide side() noexcept {
     if constexpr (((Cases::kSide == RingSide::consumers) && ...)) {
       return RingSide::consumers;
@@ -243,22 +234,6 @@ class Selector {
     } else {
       return RingSide::none;
     }
-  }
-
-  template <class F>
-  void for_each(F&& f) {
-    [&]<std::size_t... I>(std::index_sequence<I...>) {
-      (f.template operator()<I>(std::get<I>(cases_)), ...);
-    }(std::make_index_sequence<kCount>{});
-  }
-
-  // One attempt of case `i`.
-  RingClaim attempt(std::size_t i) noexcept {
-    RingClaim claim = RingClaim::busy;
-    for_each([&]<std::size_t I>(const auto& one) {
-      if (I == i) claim = one.attempt(states_[I]);
-    });
-    return claim;
   }
 
   // Every case once, starting with this call's first_.
@@ -270,58 +245,6 @@ class Selector {
       if (claim == RingClaim::closed) return {i, Status::closed};
     }
     return {};
-  }
-
-  // Registers on every ring word; then, as BasicRing::block() for each word at once:
-  // take over an issued wake, try every case, re-check, sleep on all words in one go.
-  Selected wait(Deadline deadline, const std::stop_token& stop) noexcept {
-    // The select's own word: a stop request changes it and wakes it.
-    std::atomic<std::uint32_t> stopped{0};
-    struct WakeOnStop {
-      std::atomic<std::uint32_t>* word;
-      void operator()() const noexcept {
-        // relaxed: the futex compares values; the stop state itself is read through
-        // stop_requested(), which synchronizes with request_stop().
-        word->store(1, std::memory_order_relaxed);
-        Wait::wake_all(*word);
-      }
-    };
-    const std::stop_callback wake_on_stop(stop, WakeOnStop{&stopped});
-    const bool polling = !register_all();  // a word with every sleeper place taken: poll
-    bool one_sleep = many_kind<Wait>() != ManyKind::other && futex_waitv_live();
-    std::size_t rotation = 0;
-    std::chrono::nanoseconds slice = kFirstSlice;
-    for (;;) {
-      take_over_wakes();
-      if (const Selected fired = try_each(); fired.index != Selected::none) return fired;
-      if (passed(deadline)) return {};
-      if (stop.stop_requested()) return {Selected::none, Status::cancelled};
-      if (polling || !rings_must_wait()) {
-        // The other side of a ring claimed but has not published yet (or the select
-        // could not register everywhere): let it run instead of sleeping.
-        yield_cpu();
-      } else if (const std::size_t released = announce_events(); released != Selected::none) {
-        return {released, Status::ok};
-      } else if (one_sleep) {
-        std::atomic<std::uint32_t>* words[kCount + 1];
-        std::uint32_t expected[kCount + 1];
-        for (std::size_t i = 0; i < kCount; ++i) {
-          words[i] = states_[i].word;
-          expected[i] = states_[i].seen;
-        }
-        words[kCount] = &stopped;
-        expected[kCount] = 0;
-        one_sleep = select_sleep(words, expected, kCount + 1, many_kind<Wait>(), deadline);
-      } else {
-        // One word at a time, for at most the current slice (see the file comment).
-        SelectWaitState& state = states_[rotation++ % kCount];
-        const Deadline now = std::chrono::steady_clock::now();
-        const Deadline slice_end = deadline - now > slice ? now + slice : deadline;
-        (void)Wait::wait(*state.word, state.seen, slice_end);
-        slice = std::min<std::chrono::nanoseconds>(slice * 2, kLongestSlice);
-      }
-      reload();
-    }
   }
 
   // Adds this select to every ring word's sleepers (ring protocol step 5). False when a
@@ -422,21 +345,110 @@ class Selector {
     });
   }
 
-  static bool passed(Deadline deadline) noexcept {
-    return deadline != Deadline::max() && std::chrono::steady_clock::now() >= deadline;
+  SelectWaitState& state(std::size_t i) noexcept { return states_[i]; }
+  // The first value to sleep on for each word: what take_over_wakes(), announce_events()
+  // and reload() left.
+  void expected_values(std::uint32_t* expected) const noexcept {
+    for (std::size_t i = 0; i < kCount; ++i) expected[i] = states_[i].seen;
   }
 
-  static constexpr std::chrono::nanoseconds kFirstSlice = std::chrono::microseconds(50);
-  static constexpr std::chrono::nanoseconds kLongestSlice = std::chrono::milliseconds(1);
+ private:
+  template <class F>
+  void for_each(F&& f) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (f.template operator()<I>(std::get<I>(cases_)), ...);
+    }(std::make_index_sequence<kCount>{});
+  }
+
+  // One attempt of case `i`.
+  RingClaim attempt(std::size_t i) noexcept {
+    RingClaim claim = RingClaim::busy;
+    for_each([&]<std::size_t I>(const auto& one) {
+      if (I == i) claim = one.attempt(states_[I]);
+    });
+    return claim;
+  }
 
   std::tuple<Cases...> cases_;
   std::array<SelectWaitState, kCount> states_{};
   const std::size_t first_;  // the case tried first in every round of this call
 };
 
+inline bool select_passed(Deadline deadline) noexcept {
+  return deadline != Deadline::max() && std::chrono::steady_clock::now() >= deadline;
+}
+
+// The fallback's timed slices, as wait_any's: short at first, then longer.
+inline constexpr std::chrono::nanoseconds kSelectFirstSlice = std::chrono::microseconds(50);
+inline constexpr std::chrono::nanoseconds kSelectLongestSlice = std::chrono::milliseconds(1);
+
+// The thread form: registered on every ring word, as BasicRing::block() for each word at
+// once: take over an issued wake, try every case, re-check, sleep on all words in one go.
+template <class... Cases>
+Selected select_parked(SelectSet<Cases...>& set, Deadline deadline, const std::stop_token& stop) noexcept {
+  using Wait = typename SelectSet<Cases...>::Wait;
+  constexpr std::size_t kCount = SelectSet<Cases...>::kCount;
+  // The select's own word: a stop request changes it and wakes it.
+  std::atomic<std::uint32_t> stopped{0};
+  struct WakeOnStop {
+    std::atomic<std::uint32_t>* word;
+    void operator()() const noexcept {
+      // relaxed: the futex compares values; the stop itself is read through
+      // stop_requested(), which synchronizes with request_stop().
+      word->store(1, std::memory_order_relaxed);
+      Wait::wake_all(*word);
+    }
+  };
+  const std::stop_callback wake_on_stop(stop, WakeOnStop{&stopped});
+  const bool polling = !set.register_all();  // a word with every sleeper place taken: poll
+  bool one_sleep = many_kind<Wait>() != ManyKind::other && futex_waitv_live();
+  std::size_t rotation = 0;
+  std::chrono::nanoseconds slice = kSelectFirstSlice;
+  for (;;) {
+    set.take_over_wakes();
+    if (const Selected fired = set.try_each(); fired.index != Selected::none) return fired;
+    if (select_passed(deadline)) return {};
+    if (stop.stop_requested()) return {Selected::none, Status::cancelled};
+    if (polling || !set.rings_must_wait()) {
+      // The other side of a ring claimed but has not published yet (or the select could
+      // not register everywhere): let it run instead of sleeping.
+      yield_cpu();
+    } else if (const std::size_t released = set.announce_events(); released != Selected::none) {
+      return {released, Status::ok};
+    } else if (one_sleep) {
+      std::atomic<std::uint32_t>* words[kCount + 1];
+      std::uint32_t expected[kCount + 1];
+      for (std::size_t i = 0; i < kCount; ++i) words[i] = set.state(i).word;
+      set.expected_values(expected);
+      words[kCount] = &stopped;
+      expected[kCount] = 0;
+      one_sleep = select_sleep(words, expected, kCount + 1, many_kind<Wait>(), deadline);
+    } else {
+      // One word at a time, for at most the current slice (see fev/select.hpp).
+      SelectWaitState& state = set.state(rotation++ % kCount);
+      const Deadline now = std::chrono::steady_clock::now();
+      const Deadline slice_end = deadline - now > slice ? now + slice : deadline;
+      (void)Wait::wait(*state.word, state.seen, slice_end);
+      slice = std::min<std::chrono::nanoseconds>(slice * 2, kSelectLongestSlice);
+    }
+    set.reload();
+  }
+}
+
 template <class... Cases>
 Selected run_select(Deadline deadline, const std::stop_token& stop, const Cases&... cases) noexcept {
-  return Selector<Cases...>(cases...).run(deadline, stop);
+  SelectSet<Cases...> set(cases...);
+  if (const Selected fired = set.try_each(); fired.index != Selected::none) return fired;
+  if (deadline == Deadline::min()) return {};
+  if (stop.stop_requested()) return {Selected::none, Status::cancelled};
+  Selected fired;
+  if (spin_until([&]() noexcept { return (fired = set.try_each()).index != Selected::none; }, deadline,
+                 SelectSet<Cases...>::side()))
+    return fired;
+  if (stop.stop_requested()) return {Selected::none, Status::cancelled};
+  fired = select_parked(set, deadline, stop);
+  set.leave();
+  return fired;
 }
 
 }  // namespace detail
