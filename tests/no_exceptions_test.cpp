@@ -5,6 +5,7 @@
 #include "fev/deadline.hpp"
 #include "fev/event.hpp"
 #include "fev/ring.hpp"
+#include "fev/select.hpp"
 #include "fev/spin.hpp"
 #include "fev/wait.hpp"
 #include "fev/wait_many.hpp"
@@ -12,6 +13,7 @@
 #include "fev/shared.hpp"
 #endif
 #if defined(FEV_TEST_HAVE_URING)
+#include "fev/loop_select.hpp"
 #include "fev/uring.hpp"
 #endif
 
@@ -61,6 +63,9 @@ void event_and_ring_work() {
   check(fev::wait_any(ready) == 0, "wait_any on a set event");
   int value = 0;
   check(ring.pop_for(value, 1ms) == fev::Status::timeout, "timed pop on an empty ring");
+  check(ring.try_push(7), "push for select");
+  const fev::Selected selected = fev::select(fev::on_set(ready), fev::on_pop(ring, value));
+  check(selected.status == fev::Status::ok && (selected.index == 0 || value == 7), "select over an event and a ring");
 }
 
 #if defined(__unix__)
