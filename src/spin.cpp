@@ -200,7 +200,10 @@ void end_spin(const SpinPlan& plan, const SpinOutcome& outcome) noexcept {
   if (outcome.polls > 0) record(history.pause_rate, outcome.done && !outcome.by_yield, plan.probe);
   // Yields that were planned but did not fit count as yields that did not pay: the rate
   // says whether yielding ends waits within the budget.
-  if (outcome.yields > 0 || (plan.yields && !outcome.done)) record(history.yield_rate, outcome.by_yield, plan.probe);
+  // A yield that answered only past the end (it ran a hog's time slice) did not pay
+  // either.
+  if (outcome.yields > 0 || (plan.yields && !outcome.done))
+    record(history.yield_rate, outcome.by_yield && !outcome.late, plan.probe);
   if (plan.after_wake) record(history.after_wake_rate, outcome.done, true);
   if (outcome.poll_cost > nanoseconds::zero()) {
     // The last measurement, unless it is far above the estimate: a batch during which

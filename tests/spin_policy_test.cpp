@@ -212,6 +212,33 @@ TEST(SpinPolicy, ATimedWaitNeverYields) {
   }).join();
 }
 
+// Beside a CPU hog a yield gives the CPU away for the hog's time slice, and the answer is
+// usually there when it comes back: such a yield ended the wait, but only long past its
+// budget. It must not count as a yield that paid, and its length must be learned, so
+// that later waits stop yielding (they park, and the wake comes in microseconds).
+TEST(SpinPolicy, AYieldThatAnswersOnlyAfterAHogsSliceIsNotRepeated) {
+  const Limits limits(4us, 64us);
+  std::thread([] {
+    FakeClock::poll_cost = 40ns;
+    FakeClock::yield_cost = 300ns;
+    for (int wait = 0; wait < 40; ++wait) {  // yields pay: answered by the first yield
+      FakeClock::reset_counts();
+      (void)fev::detail::spin_until<FakeClock>([] { return FakeClock::yields >= 1; }, fev::Deadline::max());
+    }
+    FakeClock::yield_cost = 3ms;  // a hog arrives; each yield still finds the answer
+    int yielding_waits = 0;
+    for (int wait = 0; wait < 300; ++wait) {
+      if (wait % 7 == 0) fev::detail::note_woke_peer();
+      FakeClock::reset_counts();
+      (void)fev::detail::spin_until<FakeClock>([] { return FakeClock::yields >= 1; }, fev::Deadline::max());
+      if (FakeClock::yields > 0) ++yielding_waits;
+    }
+    // A few while the typical cost catches up (each long yield moves it by up to 4x),
+    // and at most one per probe.
+    EXPECT_LE(yielding_waits, 12);
+  }).join();
+}
+
 // A new thread's first waits start from what the process's threads learned: after a
 // thread found that neither polls nor yields pay, a new thread's first wait parks after
 // one check: no polls, no yields.

@@ -57,6 +57,7 @@ struct SpinPlan {
 struct SpinOutcome {
   bool done = false;      // the condition held before the plan ended
   bool by_yield = false;  // it was first seen after a yield
+  bool late = false;      // ... and that yield ended past the plan's end (it did not pay)
   std::uint32_t polls = 0;   // pause polls made under the plan
   std::uint32_t yields = 0;  // yields made
   std::chrono::nanoseconds longest_yield{0};
@@ -173,10 +174,16 @@ bool spin_until(Done&& done, Deadline deadline, RingSide waiting = RingSide::non
       Clock::yield();
       ++outcome.yields;
       outcome.done = outcome.by_yield = done();
-      if (outcome.done) break;  // no clock read: an answered yield is not measured
+      // Measured even when it answered: a yield that gave the CPU to a hog for its time
+      // slice and then found the answer must raise the typical cost (and not count as
+      // paying), or every later wait would yield for milliseconds again.
       const auto after = Clock::now();
       outcome.longest_yield = std::max<nanoseconds>(outcome.longest_yield, after - now);
       now = after;
+      if (outcome.done) {
+        outcome.late = now > plan.end;
+        break;
+      }
     }
   }
   end_spin(plan, outcome);
