@@ -18,8 +18,8 @@
 #   below-cxx20          every installed header, included with -std=c++17 and -std=c++14
 #                        by g++ and clang++, stops with exactly one "fev needs C++20" error
 #   cmake-install        fev built and installed by CMake alone (no build type given: it
-#                        must pick Release), then find_package against that prefix, and
-#                        its fev.pc with pkg-config
+#                        must pick Release; the same headers as meson's install), then
+#                        find_package against that prefix, and its fev.pc with pkg-config
 #   version              pkg-config --modversion, fev/version.hpp, CMake's fev_VERSION and
 #                        the VERSION file agree
 #   shared-objects       two shared objects in one process, each with its own libfev.a
@@ -113,6 +113,11 @@ cmake_install() {
     return 1
   }
   cmake --build "$dir" -j "$jobs" && cmake --install "$dir" --prefix "$cmake_prefix" || return 1
+  # CMakeLists.txt lists the public headers again: it must install what meson installs.
+  if ! diff <(ls "$prefix/include/fev") <(ls "$cmake_prefix/include/fev"); then
+    echo "meson (<) and CMake (>) install different headers"
+    return 1
+  fi
   mkdir -p "$consumer"
   cat >"$consumer/CMakeLists.txt" <<EOF
 cmake_minimum_required(VERSION 3.16)
