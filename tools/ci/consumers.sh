@@ -33,8 +33,10 @@
 #                        build type: fev's sources (only they) get -O2; a parent's Debug
 #                        is kept as it is
 #   cmake-fetchcontent   FetchContent pinned to this checkout's HEAD commit (file://, no
-#                        network; uncommitted changes are not in it)
-#   meson-subproject     fev as a meson subproject; none of fev's tests in `meson test`
+#                        network; uncommitted changes are not in it), the parent asking
+#                        for shared libraries (BUILD_SHARED_LIBS=ON): app uses libfev.so
+#   meson-subproject     fev as a meson subproject with the README's wrap file (its
+#                        [provide]); none of fev's tests in `meson test`
 # One line per check, `consumer-<name>: ok` or `consumer-<name>: FAILED` (followed by the
 # end of its log). Exit status: 0 when every check passed, 1 otherwise.
 set -u
@@ -194,8 +196,11 @@ FetchContent_MakeAvailable(fev)
 add_executable(app "$work/app.cpp")
 target_link_libraries(app PRIVATE fev::fev)
 EOF
-  cmake -S "$dir" -B "$dir/build" -G Ninja -DCMAKE_BUILD_TYPE=Release &&
-    cmake --build "$dir/build" -j "$jobs" && "$dir/build/app"
+  # BUILD_SHARED_LIBS=ON: the parent's choice, which fev follows (libfev.so).
+  cmake -S "$dir" -B "$dir/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON &&
+    cmake --build "$dir/build" -j "$jobs" || return 1
+  ldd "$dir/build/app" | grep 'libfev\.so' || { echo "app does not use libfev.so"; return 1; }
+  "$dir/build/app"
 }
 
 pkg_config_shared() {
@@ -224,6 +229,16 @@ meson_subproject() {
   local dir="$work/meson-subproject"
   mkdir -p "$dir/subprojects"
   ln -s "$root" "$dir/subprojects/fev"
+  # The README's wrap file; its directory is already there, so nothing is downloaded.
+  cat >"$dir/subprojects/fev.wrap" <<EOF
+[wrap-git]
+url = file://$root
+revision = HEAD
+depth = 1
+
+[provide]
+dependency_names = fev
+EOF
   cp "$work/app.cpp" "$dir/app.cpp"
   cat >"$dir/meson.build" <<'EOF'
 project('consumer', 'cpp', default_options: ['cpp_std=c++20'])
