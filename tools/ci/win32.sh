@@ -40,7 +40,7 @@ fi
 export WINEPREFIX="$build/wine-prefix"
 export WINEDEBUG=-all
 
-options='-Dwerror=true -Dbenchmarks=disabled -Dexamples=disabled'
+options='-Ddev=true -Dwerror=true -Dbenchmarks=disabled -Dexamples=disabled'
 if [ -f "$build/meson-private/coredata.dat" ]; then
   # shellcheck disable=SC2086  # $options is a list of words
   meson configure "$build" $options
