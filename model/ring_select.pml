@@ -56,23 +56,29 @@
  * - Deadlines, cancellation and the poll-with-yield path taken when every sleeper place
  *   of a word is taken are not modelled; nor are selects over pushes or Events.
  *
- * Processes: a producer per ring, pushing ITEMS_A values into A and ITEMS_B into B; a
- * plain consumer of A (blocking pop, the protocol of block()); the selector, selecting
- * pop A or pop B.
- *  - Without CLOSE: the plain consumer pops while A has a value not yet claimed, the
- *    selector selects while B has one (the harness reads head; nobody else pops B).  A
- *    consumer may then end parked on an empty ring, as a real program's would when no
- *    more values come: the parks are valid end states, and the Checker decides.
- *  - With -DCLOSE: each producer calls close() on its ring after any number of its
- *    pushes (0 to all); the plain consumer pops until pop() reports closed; the selector
- *    selects until every ring reported closed, and stops selecting a ring once its select
- *    returned "closed" for it.  Everybody must finish.
+ * Processes: a producer per ring, pushing ITEMS_A values into A and ITEMS_B into B; with
+ * PLAIN_A (default 1) a plain consumer of A (blocking pop, the protocol of block()); the
+ * selector, selecting pop A or pop B.  Nobody else pops B, so a wake the selector takes
+ * over on A and does not use (it took B's value) must reach the plain consumer of A.
+ * The harness reads the ghost state (head) to decide how long each consumer goes on:
+ *  - the plain consumer pops while A has a value not yet claimed;
+ *  - the selector selects while B has a value not yet claimed (with -DCLOSE: until its
+ *    select returned "closed" for B); without a plain consumer of A (PLAIN_A=0) also
+ *    while A has one.
+ * A consumer may so end parked on an empty ring, as a real program's would when no more
+ * values come: the parks are valid end states, and the Checker decides.  With -DCLOSE the
+ * producer of B calls close() on B after any number of its pushes (0 to all), concurrently
+ * with everything; a select that returns "closed" for B (B closed and drained) makes the
+ * harness stop selecting B, and select over A alone from then on (PLAIN_A=0).
  *
  * Properties (the Checker, once nothing can move):
  *  - no value stranded: every value whose push was claimed was popped (a consumer parked
- *    for good beside a value fails this), exactly once;
+ *    for good beside a value fails this); no value popped twice; every push succeeded
+ *    (with CLOSE: every push into A); pops in push order (one producer per ring);
  *  - no wake stranded: no word has WAKING set while a thread is registered on it;
- *  - with CLOSE: every process finished (the select returned "closed" for each ring).
+ *  - with CLOSE: the select returned "closed" for B (the selector did not sleep through
+ *    close(), and "closed" comes only once B is closed and drained: claim_pop decides it);
+ *  - no deadlock: no process blocks anywhere but in a futex wait (an invalid end state).
  *
  * Broken variants (spin must find an error):
  *   -DBROKEN_SELECT_NO_RELAY       the selector does not relay a wake it took over but
@@ -572,7 +578,9 @@ active proctype Checker() {
   :: v <= NVALUES ->
        value_stranded = value_stranded || (pushed[v] && !popped[v]);
        assert(!popped[v] || pushed[v]);
-#ifndef CLOSE
+#ifdef CLOSE
+       assert(pushed[v] || v > ITEMS_A);         /* every push into A succeeded */
+#else
        assert(pushed[v]);                        /* every push succeeded */
 #endif
        v++
