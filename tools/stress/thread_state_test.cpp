@@ -62,6 +62,12 @@ TEST(StressThreadState, AConsumerParkedInSelectIsAsleep) {
   EXPECT_EQ(value, 7);
 }
 
+#else
+
+TEST(StressThreadState, AConsumerParkedInSelectIsAsleep) {
+  GTEST_SKIP() << "no /proc here: the watchdog judges by time alone";
+}
+
 #endif
 
 }  // namespace
