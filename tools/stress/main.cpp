@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "fev/event.hpp"
@@ -89,8 +90,9 @@ void release_the_deaf_consumer() noexcept {
 
 enum class Outcome { ok, closed, gave_up };
 
-// The most rings a run drives: a selecting consumer's select takes one case per ring
-// still open, and one for the event, so its call sites stay few (see select_over).
+// The most rings a run drives. A selecting consumer's select takes 2 or 4 ring cases
+// (idle rings fill in for rings a run does not have), and one for the event: two
+// shapes, so that the select code is compiled twice per kind of ring, not per count.
 constexpr int kMaxSelectRings = 4;
 static_assert(kMaxSelectRings <= kMaxRings, "a thread's operation names its rings in a mask of kMaxRings bits");
 
@@ -99,6 +101,9 @@ class Run {
  public:
   using Ring = fev::BasicRing<Item, Wait, Hooks>;
   using Event = fev::BasicEvent<Wait>;
+  // Only the default backend's runs select (--deaf-consumer takes no --selecting): the
+  // other instantiations are spared the select code.
+  static constexpr bool kSelects = std::is_same_v<Wait, fev::DefaultWait>;
 
   explicit Run(const Options& options)
       : options_(options),
@@ -106,6 +111,9 @@ class Run {
         pushed_(static_cast<std::size_t>(options.producers)),
         liveness_(static_cast<std::size_t>(options.producers + options.consumers)) {
     for (int r = 0; r < options.rings; ++r) rings_.push_back(std::make_unique<Ring>(options.capacity));
+    if (options.selecting != 0) {
+      for (std::size_t r = 0; r < ring_cases(); ++r) idle_rings_.push_back(std::make_unique<Ring>(1));
+    }
   }
 
   // Returns an empty string on success, else what went wrong.
@@ -113,8 +121,13 @@ class Run {
     const auto start = Clock::now();
     for (int p = 0; p < options_.producers; ++p) threads_.emplace_back([this, p] { produce(p); });
     for (int c = 0; c < options_.consumers; ++c) {
-      if (c < options_.selecting) threads_.emplace_back([this, c] { consume_selecting(c); });
-      else threads_.emplace_back([this, c] { consume(c); });
+      if constexpr (kSelects) {
+        if (c < options_.selecting) {
+          threads_.emplace_back([this, c] { consume_selecting(c); });
+          continue;
+        }
+      }
+      threads_.emplace_back([this, c] { consume(c); });
     }
     if (options_.close_early) threads_.emplace_back([this] { close_early(); });
 
@@ -307,46 +320,47 @@ class Run {
     popped_.fetch_add(1, std::memory_order_relaxed);
   }
 
+  // The ring cases of a select: 2 or 4 (see kMaxSelectRings).
+  std::size_t ring_cases() const { return rings_.size() <= 2 ? 2 : 4; }
+
   // A selecting consumer waits on every ring still open and on producers_finished_ in
   // one select per item, until every ring answered closed (closed and drained) and the
-  // event's case fired once.
+  // event's case fired once. The select keeps its shape: a ring that answered closed is
+  // replaced by an idle ring that never holds an item, the event by one never set.
   void consume_selecting(int consumer) {
     auto rng = rng_for(2, consumer);
     OrderCheck order(options_.producers, options_.rings);
     ThreadLiveness& me = liveness_[static_cast<std::size_t>(options_.producers + consumer)];
     me.register_thread();
-    std::array<Ring*, kMaxSelectRings> open{};  // the rings still in the select, in case order
-    std::array<int, kMaxSelectRings> ids{};     // their numbers
-    int count = options_.rings;
-    for (int r = 0; r < count; ++r) {
-      open[static_cast<std::size_t>(r)] = rings_[static_cast<std::size_t>(r)].get();
-      ids[static_cast<std::size_t>(r)] = r;
+    std::array<Ring*, kMaxSelectRings> cases{};  // case i: ring i, or idle ring i (no ring i, or it closed)
+    std::uint32_t open = 0;                      // bit i: case i is ring i
+    for (std::size_t r = 0; r < ring_cases(); ++r) {
+      cases[r] = r < rings_.size() ? rings_[r].get() : idle_rings_[r].get();
+      if (r < rings_.size()) open |= 1u << r;
     }
-    bool event_pending = true;
+    Event* event = &producers_finished_;  // the last case: idle_event_ once it fired
     Item item = 0;
-    while (count > 0 || event_pending) {
-      std::uint32_t mask = 0;
-      for (int i = 0; i < count; ++i) mask |= 1u << ids[static_cast<std::size_t>(i)];
+    while (open != 0 || event != &idle_event_) {
       const Mode mode = pick(rng);
-      me.enter(kind_of(mode), mask);
-      const fev::Selected fired = select_over(open.data(), count, event_pending, item, mode, rng, me);
+      me.enter(kind_of(mode), open);
+      const fev::Selected fired = select_over(cases.data(), *event, item, mode, rng, me);
       me.leave();
-      const auto index = static_cast<int>(fired.index);
-      if (fired.index < static_cast<std::size_t>(count) && fired.status == fev::Status::ok) {
-        took(item, ids[fired.index], order);
+      const std::size_t index = fired.index;
+      const bool ring_case = index < ring_cases();
+      if (ring_case && ((open >> index) & 1u) == 0) {
+        idle_fired_.fetch_add(1);  // an idle ring has no item and is never closed
+      } else if (ring_case && fired.status == fev::Status::ok) {
+        took(item, static_cast<int>(index), order);
         selected_pops_.fetch_add(1, std::memory_order_relaxed);
         if (options_.pop_delay_us != 0) std::this_thread::sleep_for(std::chrono::microseconds(options_.pop_delay_us));
-      } else if (fired.index < static_cast<std::size_t>(count) && fired.status == fev::Status::closed) {
-        // The ring leaves the select (a closed one stays ready, as a closed Go channel).
-        if (!rings_[static_cast<std::size_t>(ids[fired.index])]->closed()) closed_but_open_.fetch_add(1);
-        for (int i = index; i + 1 < count; ++i) {
-          open[static_cast<std::size_t>(i)] = open[static_cast<std::size_t>(i) + 1];
-          ids[static_cast<std::size_t>(i)] = ids[static_cast<std::size_t>(i) + 1];
-        }
-        --count;
-      } else if (event_pending && index == count && fired.status == fev::Status::ok) {
-        if (!producers_finished_.is_set()) event_fired_unset_.fetch_add(1);
-        event_pending = false;
+      } else if (ring_case && fired.status == fev::Status::closed) {
+        if (!rings_[index]->closed()) closed_but_open_.fetch_add(1);
+        cases[index] = idle_rings_[index].get();
+        open &= ~(1u << index);
+      } else if (index == ring_cases() && fired.status == fev::Status::ok) {
+        if (event == &idle_event_) idle_fired_.fetch_add(1);
+        else if (!producers_finished_.is_set()) event_fired_unset_.fetch_add(1);
+        event = &idle_event_;
       } else {  // no case fired, or an event case with another status: a select bug here
         unexpected_statuses_.fetch_add(1, std::memory_order_relaxed);
       }
@@ -354,24 +368,12 @@ class Run {
     consumers_done_.fetch_add(1);
   }
 
-  // One select over the first `count` rings of `open` (index i: open[i]), and, when
-  // `with_event`, producers_finished_ (index count). One call site per shape.
-  fev::Selected select_over(Ring* const* open, int count, bool with_event, Item& item, Mode mode,
-                            std::mt19937_64& rng, ThreadLiveness& me) {
-    const auto pop = [&](int i) { return fev::on_pop(*open[i], item); };
-    const auto done = [&] { return fev::on_set(producers_finished_); };
-    switch (count * 2 + (with_event ? 1 : 0)) {
-      case 1: return select_in_mode(mode, rng, me, done());
-      case 2: return select_in_mode(mode, rng, me, pop(0));
-      case 3: return select_in_mode(mode, rng, me, pop(0), done());
-      case 4: return select_in_mode(mode, rng, me, pop(0), pop(1));
-      case 5: return select_in_mode(mode, rng, me, pop(0), pop(1), done());
-      case 6: return select_in_mode(mode, rng, me, pop(0), pop(1), pop(2));
-      case 7: return select_in_mode(mode, rng, me, pop(0), pop(1), pop(2), done());
-      case 8: return select_in_mode(mode, rng, me, pop(0), pop(1), pop(2), pop(3));
-      case 9: return select_in_mode(mode, rng, me, pop(0), pop(1), pop(2), pop(3), done());
-      default: return {};  // no case left: the caller's loop has ended before
-    }
+  // One select over the ring cases (index i: cases[i]) and `event` (index ring_cases()).
+  fev::Selected select_over(Ring* const* cases, Event& event, Item& item, Mode mode, std::mt19937_64& rng,
+                            ThreadLiveness& me) {
+    const auto pop = [&](int i) { return fev::on_pop(*cases[i], item); };
+    if (ring_cases() == 2) return select_in_mode(mode, rng, me, pop(0), pop(1), fev::on_set(event));
+    return select_in_mode(mode, rng, me, pop(0), pop(1), pop(2), pop(3), fev::on_set(event));
   }
 
   // One select in the way `mode` says: blocking select, a select_for retry loop, or a
@@ -526,6 +528,8 @@ class Run {
       problems += std::to_string(closed_but_open_.load()) + " selects answered closed for an open ring; ";
     if (event_fired_unset_.load())
       problems += std::to_string(event_fired_unset_.load()) + " selects fired the case of an event not set; ";
+    if (idle_fired_.load())
+      problems += std::to_string(idle_fired_.load()) + " selects fired the case of an idle ring or event; ";
     for (std::size_t r = 0; r < rings_.size(); ++r) {
       Item leftover = 0;
       const std::string ring = rings_.size() == 1 ? "ring" : "ring " + std::to_string(r);
@@ -540,6 +544,10 @@ class Run {
   const Options& options_;
   std::vector<std::unique_ptr<Ring>> rings_;
   Event producers_finished_;  // set by the last producer before it closes the rings
+  // What a select waits on in place of a ring it is done with (one each, never pushed
+  // to, never closed) and of producers_finished_ once its case fired (never set).
+  std::vector<std::unique_ptr<Ring>> idle_rings_;
+  Event idle_event_;
   Ledger ledger_;
   std::vector<std::atomic<std::uint64_t>> pushed_;
   std::atomic<std::uint64_t> popped_{0};
@@ -548,6 +556,7 @@ class Run {
   std::atomic<std::uint64_t> unexpected_statuses_{0};
   std::atomic<std::uint64_t> closed_but_open_{0};    // a select's closed answer for a ring not closed
   std::atomic<std::uint64_t> event_fired_unset_{0};  // a select's event case before set()
+  std::atomic<std::uint64_t> idle_fired_{0};         // a select's case of an idle ring or event
   std::atomic<int> producers_done_{0};
   std::atomic<int> consumers_done_{0};
   std::atomic<bool> stop_{false};
@@ -582,7 +591,8 @@ int run(const Options& options) {
   const bool failed = !problems.empty();
   char rings[64] = "";
   if (options.rings != 1 || options.selecting != 0)
-    std::snprintf(rings, sizeof rings, " %d rings, %d selecting", options.rings, options.selecting);
+    std::snprintf(rings, sizeof rings, " %d ring%s, %d selecting", options.rings, options.rings == 1 ? "" : "s",
+                  options.selecting);
   char label[256];
   std::snprintf(label, sizeof label, "%dP%dC%s capacity %zu mode %s%s%s%s%s seed %" PRIu64, options.producers,
                 options.consumers, rings, options.capacity, mode_name(options.mode),

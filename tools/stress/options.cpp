@@ -26,8 +26,10 @@ exactly-once delivery, per-producer FIFO order (per ring), that close() drains, 
   --selecting K        K of the consumers (0..M, default 0) wait on every ring in one
                        fev::select (blocking: select; timed: select_for; try:
                        try_select), with one more case, on_set of an event the last
-                       producer sets; a ring that answers closed leaves the select,
-                       the event's case once it fired. The other consumers pop one
+                       producer sets (2 or 4 ring cases: idle rings, never pushed
+                       to, fill in for rings the run does not have); a ring that
+                       answers closed is replaced by an idle ring, the event by one
+                       never set once its case fired. The other consumers pop one
                        ring each, round robin.
   --items K            items per producer (then the run ends when all are through)
   --seconds S          run time when --items is not given (default 2)
