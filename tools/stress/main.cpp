@@ -347,19 +347,20 @@ class Run {
       me.leave();
       const std::size_t index = fired.index;
       const bool ring_case = index < ring_cases();
+      // The counters below are relaxed: verify() reads them after every thread joined.
       if (ring_case && ((open >> index) & 1u) == 0) {
-        idle_fired_.fetch_add(1);  // an idle ring has no item and is never closed
+        idle_fired_.fetch_add(1, std::memory_order_relaxed);  // an idle ring has no item and is never closed
       } else if (ring_case && fired.status == fev::Status::ok) {
         took(item, static_cast<int>(index), order);
         selected_pops_.fetch_add(1, std::memory_order_relaxed);
         if (options_.pop_delay_us != 0) std::this_thread::sleep_for(std::chrono::microseconds(options_.pop_delay_us));
       } else if (ring_case && fired.status == fev::Status::closed) {
-        if (!rings_[index]->closed()) closed_but_open_.fetch_add(1);
+        if (!rings_[index]->closed()) closed_but_open_.fetch_add(1, std::memory_order_relaxed);
         cases[index] = idle_rings_[index].get();
         open &= ~(1u << index);
       } else if (index == ring_cases() && fired.status == fev::Status::ok) {
-        if (event == &idle_event_) idle_fired_.fetch_add(1);
-        else if (!producers_finished_.is_set()) event_fired_unset_.fetch_add(1);
+        if (event == &idle_event_) idle_fired_.fetch_add(1, std::memory_order_relaxed);
+        else if (!producers_finished_.is_set()) event_fired_unset_.fetch_add(1, std::memory_order_relaxed);
         event = &idle_event_;
       } else {  // no case fired, or an event case with another status: a select bug here
         unexpected_statuses_.fetch_add(1, std::memory_order_relaxed);
