@@ -55,13 +55,14 @@ exactly-once delivery, per-producer FIFO order (per ring), that close() drains, 
                        keeps losing the race, is not a stall
   --progress-seconds P print a progress line every P seconds (default 1)
   --max-items K        cap on items per producer in --seconds runs (default 16777216)
-  --broken             use the deliberately broken ring (never wakes consumers)
+  --broken             use the deliberately broken ring (never wakes consumers);
+                       with --selecting it needs futex_waitv (else exit status 77)
   --deaf-consumer      consumer 0 parks on a wait that ignores wakes until the run
                        ends, while the others carry the items (self-test)
   --expect-failure     exit 0 only if the run FAILS (self-test of the harness)
   --help               this text
 Options take their value as the next argument or after '=' (--capacity=3).
-Exit status: 0 pass, 1 fail, 2 bad arguments.
+Exit status: 0 pass, 1 fail, 2 bad arguments, 77 skipped.
 )";
 
 }  // namespace
