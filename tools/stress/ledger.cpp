@@ -60,11 +60,11 @@ std::string Ledger::verify(const std::vector<std::uint64_t>& pushed) const {
   return problems.str();
 }
 
-bool OrderCheck::accept(std::uint64_t item) {
+bool OrderCheck::accept(std::uint64_t item, int ring) {
   const std::uint64_t producer = item >> kSequenceBits;
-  if (producer >= last_.size()) return true;  // the ledger reports it as invented
+  if (producer >= last_.size() / rings_) return true;  // the ledger reports it as invented
   const auto sequence = static_cast<std::int64_t>(item & ((std::uint64_t{1} << kSequenceBits) - 1));
-  std::int64_t& last = last_[producer];
+  std::int64_t& last = last_[producer * rings_ + static_cast<std::size_t>(ring)];
   const bool in_order = sequence > last;
   if (!in_order) ++violations_;
   last = sequence;

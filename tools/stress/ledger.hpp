@@ -41,16 +41,20 @@ class Ledger {
   std::atomic<std::uint64_t> invented_{0};
 };
 
-// Per consumer: the last sequence seen from each producer (FIFO check).
+// Per consumer: the last sequence seen from each producer in each ring (FIFO check: a
+// ring keeps each producer's order, rings need not keep it among themselves).
 class OrderCheck {
  public:
-  explicit OrderCheck(int producers) : last_(static_cast<std::size_t>(producers), -1) {}
-  // False when `item` does not come after the previous item of its producer.
-  bool accept(std::uint64_t item);
+  explicit OrderCheck(int producers, int rings = 1)
+      : rings_(static_cast<std::size_t>(rings)), last_(static_cast<std::size_t>(producers) * rings_, -1) {}
+  // False when `item`, popped from `ring`, does not come after the previous item of its
+  // producer popped from that ring.
+  bool accept(std::uint64_t item, int ring = 0);
   std::uint64_t violations() const { return violations_; }
 
  private:
-  std::vector<std::int64_t> last_;
+  std::size_t rings_;
+  std::vector<std::int64_t> last_;  // [producer * rings + ring]
   std::uint64_t violations_ = 0;
 };
 

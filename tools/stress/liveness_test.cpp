@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <vector>
 
@@ -159,6 +160,84 @@ TEST(StressLiveness, ARetryLoopCallThatDoesNotReturnIsAStall) {
     EXPECT_EQ(stall->role, Role::consumer);
     EXPECT_EQ(stall->kind, kind);
   }
+}
+
+// Two rings, for operations that wait on several (a select) or on one of several: at
+// every sample ring 0 is empty and ring 1 holds items; both have free slots. Threads
+// sleep as Watch::asleep and Watch::runnable say.
+class TwoRings {
+ public:
+  TwoRings() {
+    Watch::asleep = true;
+    Watch::runnable = nullptr;
+  }
+  ThreadLiveness& consumer() { return threads_[1]; }
+  ThreadLiveness& other_consumer() { return threads_[2]; }
+  bool wake_in_flight[2] = {false, false};  // on ring 0's and ring 1's consumers' word
+
+  std::optional<ThreadStall> run_for(Clock::duration span) {
+    for (const Clock::time_point end = now_ + span; now_ < end;) {
+      now_ += 5ms;
+      const RingSample rings[2] = {{now_, false, true, wake_in_flight[0], false},
+                                   {now_, true, true, wake_in_flight[1], false}};
+      if (auto stall = detector_.observe(rings)) return stall;
+    }
+    return std::nullopt;
+  }
+
+ private:
+  std::vector<ThreadLiveness> threads_ = std::vector<ThreadLiveness>(3);
+  StallDetector detector_{threads_, 1, 500ms, [](const ThreadLiveness& thread) {
+                            return &thread == Watch::runnable ? false : Watch::asleep;
+                          }};
+  Clock::time_point now_{};
+};
+
+constexpr std::uint32_t kRing0 = 1u, kRing1 = 2u;
+
+TEST(StressLiveness, ASelectAsleepBesideItemsInOneOfItsRingsIsAStall) {
+  TwoRings watch;
+  watch.consumer().enter(CallKind::blocking, kRing0 | kRing1);
+  const auto stall = watch.run_for(2s);
+  ASSERT_TRUE(stall.has_value()) << "a select parked for 2 s beside items in one of its rings was not reported";
+  EXPECT_EQ(stall->role, Role::consumer);
+}
+
+TEST(StressLiveness, AConsumerOfAnEmptyRingIsNoStallBesideItemsInAnother) {
+  TwoRings watch;
+  watch.consumer().enter(CallKind::blocking, kRing0);
+  EXPECT_FALSE(watch.run_for(2s).has_value()) << "the items of a ring it does not pop were counted as its work";
+}
+
+// A select left with its event case alone (every ring closed and drained) waits on no ring.
+TEST(StressLiveness, AnOperationOnNoRingIsNoStall) {
+  TwoRings watch;
+  watch.consumer().enter(CallKind::blocking, 0u);
+  EXPECT_FALSE(watch.run_for(2s).has_value());
+}
+
+// A wake on its way on ring 1, held by a runnable select that waits on ring 1 too:
+// the relay reaches ring 1's sleepers once it runs; the window pauses.
+TEST(StressLiveness, AWakeHeldByARunnableThreadOfTheSameRingPausesTheWindow) {
+  TwoRings watch;
+  watch.consumer().enter(CallKind::blocking, kRing1);
+  watch.other_consumer().enter(CallKind::blocking, kRing0 | kRing1);
+  Watch::runnable = &watch.other_consumer();
+  watch.wake_in_flight[1] = true;
+  EXPECT_FALSE(watch.run_for(2s).has_value()) << "a sleeper waiting for the relay was reported";
+}
+
+// A wake on its way on ring 0, held by a runnable consumer of ring 0: nothing it can
+// relay reaches a sleeper that waits on ring 1 alone, whose window goes on.
+TEST(StressLiveness, AWakeOnAnotherRingPausesNothing) {
+  TwoRings watch;
+  watch.consumer().enter(CallKind::blocking, kRing1);
+  watch.other_consumer().enter(CallKind::blocking, kRing0);
+  Watch::runnable = &watch.other_consumer();
+  watch.wake_in_flight[0] = true;
+  const auto stall = watch.run_for(2s);
+  ASSERT_TRUE(stall.has_value()) << "a wake on another ring paused the window of ring 1's sleeper";
+  EXPECT_EQ(stall->index, 0);
 }
 
 }  // namespace

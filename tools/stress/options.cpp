@@ -12,13 +12,25 @@ namespace stress {
 namespace {
 
 constexpr const char* kUsage = R"(usage: stress [options]
-Pushes numbered items through an fev::Ring from N producers to M consumers and checks
-exactly-once delivery, per-producer FIFO order, that close() drains, and (watchdog)
-that no thread stalls while work is pending.
+Pushes numbered items through fev::Rings from N producers to M consumers and checks
+exactly-once delivery, per-producer FIFO order (per ring), that close() drains, and
+(watchdog) that no thread stalls while work is pending.
 
   --producers N        producer threads (1..256, default 2)
   --consumers M        consumer threads (1..256, default 2)
-  --capacity C         ring capacity (>= 1, default 16)
+  --capacity C         ring capacity (>= 1, default 16), of each ring
+  --rings R            rings (1..4, default 1): each producer spreads its items over
+                       them, moving on to the next ring with each item; the last
+                       producer to finish closes them all (--close-early: one at a
+                       time, and producers keep to the rings still open)
+  --selecting K        K of the consumers (0..M, default 0) wait on every ring in one
+                       fev::select (blocking: select; timed: select_for; try:
+                       try_select), with one more case, on_set of an event the last
+                       producer sets (2 or 4 ring cases: idle rings, never pushed
+                       to, fill in for rings the run does not have); a ring that
+                       answers closed is replaced by an idle ring, the event by one
+                       never set once its case fired. The other consumers pop one
+                       ring each, round robin.
   --items K            items per producer (then the run ends when all are through)
   --seconds S          run time when --items is not given (default 2)
   --min-ops N          with --seconds: go on past S until N ring calls were made
@@ -43,13 +55,14 @@ that no thread stalls while work is pending.
                        keeps losing the race, is not a stall
   --progress-seconds P print a progress line every P seconds (default 1)
   --max-items K        cap on items per producer in --seconds runs (default 16777216)
-  --broken             use the deliberately broken ring (never wakes consumers)
+  --broken             use the deliberately broken ring (never wakes consumers);
+                       with --selecting it needs futex_waitv (else exit status 77)
   --deaf-consumer      consumer 0 parks on a wait that ignores wakes until the run
                        ends, while the others carry the items (self-test)
   --expect-failure     exit 0 only if the run FAILS (self-test of the harness)
   --help               this text
 Options take their value as the next argument or after '=' (--capacity=3).
-Exit status: 0 pass, 1 fail, 2 bad arguments.
+Exit status: 0 pass, 1 fail, 2 bad arguments, 77 skipped.
 )";
 
 }  // namespace
@@ -83,6 +96,10 @@ Options parse(int argc, char** argv) {
       options.consumers = static_cast<int>(args.count(1, 256));
     } else if (flag == "--capacity") {
       options.capacity = args.count(1, std::uint64_t{1} << 30);
+    } else if (flag == "--rings") {
+      options.rings = static_cast<int>(args.count(1, 4));
+    } else if (flag == "--selecting") {
+      options.selecting = static_cast<int>(args.count(0, 256));
     } else if (flag == "--items") {
       options.items = args.count(1, std::uint64_t{1} << 32);
     } else if (flag == "--seconds") {
@@ -139,6 +156,9 @@ Options parse(int argc, char** argv) {
   if (max_seconds_given && options.max_seconds < options.seconds)
     reject("--max-seconds must not be below --seconds");
   if (options.broken && options.deaf_consumer) reject("give --broken or --deaf-consumer, not both");
+  if (options.selecting > options.consumers) reject("--selecting must not exceed --consumers");
+  if (options.deaf_consumer && (options.selecting != 0 || options.rings != 1))
+    reject("--deaf-consumer goes with one ring and no --selecting");
   if (options.items != 0) options.max_items = options.items;
   if (!max_seconds_given) options.max_seconds = 10 * options.seconds;
   if (options.thread_stall_seconds == 0) options.thread_stall_seconds = options.stall_seconds;

@@ -13,7 +13,9 @@ enum class Mode { try_ops, blocking, timed, mixed };
 struct Options {
   int producers = 2;
   int consumers = 2;
-  std::size_t capacity = 16;
+  std::size_t capacity = 16;  // of each ring
+  int rings = 1;              // producers spread their items over this many rings
+  int selecting = 0;          // consumers that fev::select over every ring (the others pop one ring each)
   std::uint64_t items = 0;   // per producer; 0 means "run for `seconds`"
   double seconds = 2.0;
   std::uint64_t min_ops = 0;  // --seconds runs go on until this many ring calls were made...

@@ -10,9 +10,10 @@ namespace stress {
 long current_os_thread_id() noexcept;
 
 // Whether the thread `os_id` of this process is asleep in the kernel now (Linux: state
-// S or D in /proc/self/task/<id>/stat: parked on a futex, sleeping, blocked), as
-// opposed to running or waiting for a CPU. True where that cannot be told (an unknown
-// id, no /proc): the watchdog then judges by time alone.
+// S or D in /proc/self/task/<id>/stat: parked on a futex, or on several in one
+// futex_waitv as fev::select parks, sleeping, blocked), as opposed to running or
+// waiting for a CPU. True where that cannot be told (an unknown id, no /proc): the
+// watchdog then judges by time alone.
 bool os_thread_sleeping(long os_id) noexcept;
 
 }  // namespace stress
