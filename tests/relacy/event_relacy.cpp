@@ -164,20 +164,18 @@ struct AutoResetHandoff : rl::test_suite<AutoResetHandoff, 3> {
 }  // namespace
 
 int main(int argc, char** argv) {
-  relacy_fev::Runner runner;
-  if (argc > 1) runner.iterations_scale = std::strtoull(argv[1], nullptr, 10);
-  if (argc > 2) runner.only = argv[2];
+  relacy_fev::Runner runner(argc, argv);
   // Random schedules for every scenario; the context-bound search (every schedule with
   // at most one preemption) where it ends within about a second.
-  runner.run<SetReleasesWaiters>("event set releases waiters", rl::sched_random, 20000, true);
-  runner.run<SetReleasesWaiters>("event set releases waiters", rl::sched_bound, 0, true);
-  runner.run<SetClearPulses>("event set/clear pulses", rl::sched_random, 20000, true);
-  runner.run<SetClearPulses>("event set/clear pulses", rl::sched_bound, 0, true);
-  runner.run<SetClearRace>("event set/clear race, timed waits", rl::sched_random, 20000, true);
-  runner.run<IsSetPublishes>("event is_set publishes", rl::sched_random, 20000, false);
-  runner.run<IsSetPublishes>("event is_set publishes", rl::sched_bound, 0, false);
-  runner.run<TimedWaitLeaves>("event timed wait leaves, set releases", rl::sched_random, 20000, true);
-  runner.run<TimedWaitLeaves>("event timed wait leaves, set releases", rl::sched_bound, 0, true);
-  runner.run<AutoResetHandoff>("auto-reset handoff", rl::sched_random, 20000, true);
-  return runner.failures == 0 ? 0 : 1;
+  runner.run<SetReleasesWaiters>("event-set-releases-waiters", rl::sched_random, 20000, true);
+  runner.run<SetReleasesWaiters>("event-set-releases-waiters", rl::sched_bound, 0, true);
+  runner.run<SetClearPulses>("event-set-clear-pulses", rl::sched_random, 20000, true);
+  runner.run<SetClearPulses>("event-set-clear-pulses", rl::sched_bound, 0, true);
+  runner.run<SetClearRace>("event-set-clear-race", rl::sched_random, 20000, true);
+  runner.run<IsSetPublishes>("event-is-set-publishes", rl::sched_random, 20000, false);
+  runner.run<IsSetPublishes>("event-is-set-publishes", rl::sched_bound, 0, false);
+  runner.run<TimedWaitLeaves>("event-timed-wait-leaves", rl::sched_random, 20000, true);
+  runner.run<TimedWaitLeaves>("event-timed-wait-leaves", rl::sched_bound, 0, true);
+  runner.run<AutoResetHandoff>("auto-reset-handoff", rl::sched_random, 20000, true);
+  return runner.exit_code();
 }

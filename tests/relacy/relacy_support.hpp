@@ -23,6 +23,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 #include <string_view>
@@ -295,37 +296,46 @@ struct Globals {
   Globals& operator=(const Globals&) = delete;
 };
 
-// Runs one scenario with the scheduler and iteration count given; prints one line.
+// Runs scenarios and prints one line for each: "relacy-NAME: ok|FAILED (details)".
+// Program arguments: [iteration scale] [only the names containing this].
 struct Runner {
   int failures = 0;
   unsigned long long iterations_scale = 1;
-  const char* only = nullptr;  // run only the scenarios whose name contains this
+  const char* only = nullptr;
+  Runner(int argc, char** argv) {
+    if (argc > 1) iterations_scale = std::strtoull(argv[1], nullptr, 10);
+    if (argc > 2) only = argv[2];
+  }
+  // `iterations`: for the random scheduler (the context-bound one searches every schedule
+  // with at most one preemption, however many that is). `must_park`: fail unless some
+  // iteration parked a thread (the scenario is meant to explore the park/wake protocol).
   template <class Scenario>
   void run(const char* name, rl::scheduler_type_e scheduler, unsigned long long iterations, bool must_park) {
-    if (only != nullptr && std::strstr(name, only) == nullptr) return;
+    const char* scheduler_name = scheduler == rl::sched_random ? "random" : "bound";
+    char full_name[160];
+    std::snprintf(full_name, sizeof full_name, "%s-%s", name, scheduler_name);
+    if (only != nullptr && std::strstr(full_name, only) == nullptr) return;
     rl::test_params params;
     params.search_type = scheduler;
     params.iteration_count = iterations * iterations_scale;
     if (scheduler == rl::sched_bound) params.context_bound = 1;
     spurious_per_thread = scheduler == rl::sched_bound ? 0 : 2;
-    rl::ostringstream quiet;
-    params.output_stream = &quiet;
-    params.progress_stream = &quiet;
+    rl::ostringstream report;
+    params.output_stream = &report;
+    params.progress_stream = &report;
     const unsigned long long parks_before = parks;
     const auto start = std::chrono::system_clock::now();
     bool ok = rl::simulate<Scenario>(params);
-    const bool parked = parks != parks_before;
-    if (!ok) std::fputs(quiet.str().c_str(), stdout);
-    if (ok && must_park && !parked) {
-      std::printf("%s: no iteration parked: the park/wake protocol was not explored\n", name);
-      ok = false;
-    }
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now() - start);
-    std::printf("  %-44s %-7s %9llu iterations %6lld ms  %s\n", name,
-                scheduler == rl::sched_random ? "random" : "bound", static_cast<unsigned long long>(params.stop_iteration),
-                static_cast<long long>(ms.count()), ok ? "ok" : "FAILED");
+    if (!ok) std::fputs(report.str().c_str(), stdout);
+    const bool parked = parks != parks_before;
+    if (ok && must_park && !parked) std::printf("%s: no iteration parked a thread\n", full_name);
+    ok = ok && (parked || !must_park);
+    std::printf("relacy-%s: %s (%llu iterations, %lld ms)\n", full_name, ok ? "ok" : "FAILED",
+                static_cast<unsigned long long>(params.stop_iteration), static_cast<long long>(ms.count()));
     std::fflush(stdout);
     if (!ok) ++failures;
   }
+  int exit_code() const { return failures == 0 ? 0 : 1; }
 };
 }  // namespace relacy_fev

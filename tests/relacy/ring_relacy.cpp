@@ -216,18 +216,16 @@ struct TimedPops : rl::test_suite<TimedPops, 3> {
 }  // namespace
 
 int main(int argc, char** argv) {
-  relacy_fev::Runner runner;
-  if (argc > 1) runner.iterations_scale = std::strtoull(argv[1], nullptr, 10);
-  if (argc > 2) runner.only = argv[2];
-  runner.run<TwoByTwo<1, 1>>("ring capacity 1, 2P2C", rl::sched_random, 20000, true);
-  runner.run<TwoByTwo<1, 2>>("ring capacity 1, 2P2C, 2 values each", rl::sched_random, 20000, true);
-  runner.run<TwoByTwo<2, 2>>("ring capacity 2, 2P2C, 2 values each", rl::sched_random, 20000, true);
-  runner.run<CloseRacesRegistration>("ring close races registration", rl::sched_random, 20000, true);
-  runner.run<CloseWakesProducer>("ring close wakes a parked producer", rl::sched_random, 20000, true);
-  runner.run<RelayChain>("ring relay chain after a bulk push", rl::sched_random, 20000, true);
-  runner.run<BulkClaims>("ring bulk claims", rl::sched_random, 20000, true);
-  runner.run<TimedPops>("ring timed pops", rl::sched_random, 20000, true);
+  relacy_fev::Runner runner(argc, argv);
+  runner.run<TwoByTwo<1, 1>>("ring-capacity-1-2p2c", rl::sched_random, 20000, true);
+  runner.run<TwoByTwo<1, 2>>("ring-capacity-1-2p2c-twice", rl::sched_random, 20000, true);
+  runner.run<TwoByTwo<2, 2>>("ring-capacity-2-2p2c-twice", rl::sched_random, 20000, true);
+  runner.run<CloseRacesRegistration>("ring-close-races-registration", rl::sched_random, 20000, true);
+  runner.run<CloseWakesProducer>("ring-close-wakes-parked-producer", rl::sched_random, 20000, true);
+  runner.run<RelayChain>("ring-relay-after-bulk-push", rl::sched_random, 20000, true);
+  runner.run<BulkClaims>("ring-bulk-claims", rl::sched_random, 20000, true);
+  runner.run<TimedPops>("ring-timed-pops", rl::sched_random, 20000, true);
   // The context-bound search where it ends within seconds.
-  runner.run<RelayChain>("ring relay chain after a bulk push", rl::sched_bound, 0, true);
-  return runner.failures == 0 ? 0 : 1;
+  runner.run<RelayChain>("ring-relay-after-bulk-push", rl::sched_bound, 0, true);
+  return runner.exit_code();
 }
