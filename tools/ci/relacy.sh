@@ -8,7 +8,7 @@
 #
 #   tools/ci/relacy.sh                      # build into build-ci-relacy, run everything
 #   tools/ci/relacy.sh --include DIR        # use DIR instead of include/ (tools/ci/mutate-orders)
-#   tools/ci/relacy.sh --build DIR --scale N --only TEXT
+#   tools/ci/relacy.sh --build DIR --scale N --only TEXT --programs "event ring"
 #
 # Relacy is not part of the repository: it is found at $FEV_RELACY_DIR, else at
 # ../shared/vendor/relacy beside the repository. Where it is absent the script prints
@@ -20,12 +20,14 @@ include="$root/include"
 build="$root/build-ci-relacy"
 scale=1
 only=""
+selected=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --include) include="$2"; shift 2 ;;
     --build) build="$2"; shift 2 ;;
     --scale) scale="$2"; shift 2 ;;
     --only) only="$2"; shift 2 ;;
+    --programs) selected="$2"; shift 2 ;;
     *) echo "relacy.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
@@ -41,7 +43,8 @@ flags=(-std=c++20 -O1 -DFEV_RELACY -I"$relacy" -I"$relacy/relacy/fakestd" -I"$ro
 
 programs=()
 for source in "$root"/tests/relacy/*_relacy.cpp; do
-  programs+=("$(basename "$source" _relacy.cpp)")
+  name=$(basename "$source" _relacy.cpp)
+  if [ -z "$selected" ] || [[ " $selected " == *" $name "* ]]; then programs+=("$name"); fi
 done
 
 # Two compilers at a time at most (the programs take 10-40 s each to build).
