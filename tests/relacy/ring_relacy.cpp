@@ -40,9 +40,10 @@ struct Values {
 };
 
 // Two producers push kEach values each, two consumers pop kEach values each, with
-// blocking push and pop: with capacity 1 or 2 both sides park and wake each other.
-template <std::size_t kCapacity, int kEach>
-struct TwoByTwo : rl::test_suite<TwoByTwo<kCapacity, kEach>, 4> {
+// blocking push and pop (pop_n(out, 1) with kBulk): with capacity 1 or 2 both sides
+// park and wake each other.
+template <std::size_t kCapacity, int kEach, bool kBulk = false>
+struct TwoByTwo : rl::test_suite<TwoByTwo<kCapacity, kEach, kBulk>, 4> {
   relacy_fev::Globals globals;
   Ring ring{kCapacity, kPark};
   Values values;
@@ -57,7 +58,11 @@ struct TwoByTwo : rl::test_suite<TwoByTwo<kCapacity, kEach>, 4> {
     } else {
       for (int i = 0; i < kEach; ++i) {
         int v = 0;
-        RL_ASSERT(ring.pop(v));
+        if (kBulk) {
+          RL_ASSERT(ring.pop_n(&v, 1) == 1);
+        } else {
+          RL_ASSERT(ring.pop(v));
+        }
         values.consume(v);
       }
     }
@@ -213,18 +218,135 @@ struct TimedPops : rl::test_suite<TimedPops, 3> {
   void after() { values.each_popped_once(2); }
 };
 
+// A value type whose life Relacy watches. Each object at an address writes that address's
+// cell when it is constructed and destroyed, and a move reads the source's: a slot's
+// cell is written by a push (construction), read and written by a pop (move out,
+// destruction), and written again by the next lap's push. Relacy reports a data race
+// unless each step happens-before the next (the turns' release and acquire on both
+// sides). The cell, not a member, because Relacy forgets a member's history when the
+// next object is constructed in its place.
+struct Cells {
+  const void* address[24];
+  rl::var<int> cell[24];
+  int used = 0;
+  rl::var<int>& at(const void* object) {
+    for (int i = 0; i < used; ++i) {
+      if (address[i] == object) return cell[i];
+    }
+    RL_ASSERT(used < 24);
+    address[used] = object;
+    return cell[used++];
+  }
+};
+inline Cells* cells = nullptr;
+
+struct Watched {
+  int value;
+  explicit Watched(int v) noexcept : value(v) { cells->at(this)($) = v; }
+  Watched(Watched&& other) noexcept : value(other.value) {
+    RL_ASSERT(cells->at(&other)($) == other.value);
+    cells->at(this)($) = value;
+  }
+  Watched& operator=(Watched&& other) noexcept {
+    RL_ASSERT(cells->at(&other)($) == other.value);
+    value = other.value;
+    cells->at(this)($) = value;
+    return *this;
+  }
+  ~Watched() { cells->at(this)($) = -1; }
+};
+using WatchedRing = fev::BasicRing<Watched, RelacyWait>;
+
+// Capacity 1, one producer, two consumers (one bulk), three laps through the one slot.
+struct SlotReuse : rl::test_suite<SlotReuse, 3> {
+  relacy_fev::Globals globals;
+  Cells object_cells;
+  bool cells_set = (cells = &object_cells, true);
+  WatchedRing ring{1, kPark};
+  std::atomic<int> popped{0};
+  void thread(unsigned index) {
+    if (index == 0) {
+      for (int v = 1; v <= 3; ++v) RL_ASSERT(ring.push(Watched(v)));
+      ring.close();
+    } else if (index == 1) {
+      Watched out(0);
+      while (ring.pop(out)) {
+        RL_ASSERT(out.value >= 1);
+        popped.fetch_add(1, std::memory_order_relaxed);
+      }
+    } else {
+      Watched out[1] = {Watched(0)};
+      while (ring.pop_n(out, 1) == 1) {
+        RL_ASSERT(out[0].value >= 1);
+        popped.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+  }
+  void after() { RL_ASSERT(popped.load(std::memory_order_relaxed) == 3); }
+};
+
+// Capacity 2, bulk pushes reusing slots freed by a consumer.
+struct BulkSlotReuse : rl::test_suite<BulkSlotReuse, 2> {
+  relacy_fev::Globals globals;
+  Cells object_cells;
+  bool cells_set = (cells = &object_cells, true);
+  WatchedRing ring{2, kPark};
+  void thread(unsigned index) {
+    if (index == 0) {
+      int next = 1;
+      while (next <= 4) {
+        Watched items[2] = {Watched(next), Watched(next + 1)};
+        std::size_t pushed = 0;
+        while (pushed < 2) {
+          pushed += ring.try_push_n(items + pushed, 2 - pushed);
+          if (pushed < 2) rl::yield(1, $);
+        }
+        next += 2;
+      }
+    } else {
+      Watched out(0);
+      for (int i = 1; i <= 4; ++i) {
+        RL_ASSERT(ring.pop(out));
+        RL_ASSERT(out.value == i);
+      }
+    }
+  }
+};
+
+// closed() and then empty() both true: a pop that tries once reports closed, not
+// timeout (the contract's "Closed or empty?"); closed()'s acquire makes the consumers'
+// copy of the closed bit visible.
+struct ClosedThenTryOnce : rl::test_suite<ClosedThenTryOnce, 2> {
+  relacy_fev::Globals globals;
+  Ring ring{1, kPark};
+  void thread(unsigned index) {
+    if (index == 0) {
+      ring.close();
+    } else {
+      while (!ring.closed()) rl::yield(1, $);
+      int v = 0;
+      RL_ASSERT(ring.empty());
+      RL_ASSERT(ring.pop_for(v, std::chrono::seconds(0)) == fev::Status::closed);
+    }
+  }
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
   relacy_fev::Runner runner(argc, argv);
   runner.run<TwoByTwo<1, 1>>("ring-capacity-1-2p2c", rl::sched_random, 20000, true);
   runner.run<TwoByTwo<1, 2>>("ring-capacity-1-2p2c-twice", rl::sched_random, 20000, true);
+  runner.run<TwoByTwo<1, 1, true>>("ring-capacity-1-2p2c-pop-n", rl::sched_random, 20000, true);
   runner.run<TwoByTwo<2, 2>>("ring-capacity-2-2p2c-twice", rl::sched_random, 20000, true);
   runner.run<CloseRacesRegistration>("ring-close-races-registration", rl::sched_random, 20000, true);
   runner.run<CloseWakesProducer>("ring-close-wakes-parked-producer", rl::sched_random, 20000, true);
   runner.run<RelayChain>("ring-relay-after-bulk-push", rl::sched_random, 20000, true);
   runner.run<BulkClaims>("ring-bulk-claims", rl::sched_random, 20000, true);
   runner.run<TimedPops>("ring-timed-pops", rl::sched_random, 20000, true);
+  runner.run<SlotReuse>("ring-slot-reuse", rl::sched_random, 20000, true);
+  runner.run<BulkSlotReuse>("ring-bulk-slot-reuse", rl::sched_random, 20000, true);
+  runner.run<ClosedThenTryOnce>("ring-closed-then-try-once", rl::sched_random, 5000, false);
   // The context-bound search where it ends within seconds.
   runner.run<RelayChain>("ring-relay-after-bulk-push", rl::sched_bound, 0, true);
   return runner.exit_code();
