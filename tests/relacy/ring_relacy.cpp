@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: MIT
+// fev::BasicRing (include/fev/ring.hpp, unmodified) under Relacy's model of the C++
+// memory model, with capacities 1 and 2: every value pushed is popped exactly once, a
+// consumer sees what its producer wrote before the push (rl::var: Relacy reports a data
+// race otherwise), and no schedule leaves a thread parked for good beside a value
+// (room) it could take (Relacy reports a deadlock when every thread is parked).
+#include "relacy/relacy_std.hpp"
+
+#include "relacy_support.hpp"
+
+#include "fev/ring.hpp"
+
+namespace {
+
+using fev::testing::RelacyWait;
+using Ring = fev::BasicRing<int, RelacyWait>;
+constexpr fev::WaitOptions kPark{.spin = std::chrono::nanoseconds{0}};
+
+// Values 1..kMaxValue; payload[v] is written by v's producer before the push and read
+// by whoever pops v; popped[v] counts the pops of v.
+constexpr int kMaxValue = 8;
+struct Values {
+  rl::var<int> payload[kMaxValue + 1];
+  std::atomic<int> popped[kMaxValue + 1];
+  void reset() {
+    for (int v = 0; v <= kMaxValue; ++v) {
+      payload[v]($) = 0;
+      popped[v].store(0, std::memory_order_relaxed);
+    }
+  }
+  void produce(int v) { payload[v]($) = v * 10; }
+  void consume(int v) {
+    RL_ASSERT(v >= 1 && v <= kMaxValue);
+    RL_ASSERT(payload[v]($) == v * 10);
+    popped[v].fetch_add(1, std::memory_order_relaxed);
+  }
+  void each_popped_once(int values) {
+    for (int v = 1; v <= values; ++v) RL_ASSERT(popped[v].load(std::memory_order_relaxed) == 1);
+  }
+};
+
+// Two producers push kEach values each, two consumers pop kEach values each, with
+// blocking push and pop (pop_n(out, 1) with kBulk): with capacity 1 or 2 both sides
+// park and wake each other.
+template <std::size_t kCapacity, int kEach, bool kBulk = false>
+struct TwoByTwo : rl::test_suite<TwoByTwo<kCapacity, kEach, kBulk>, 4> {
+  relacy_fev::Globals globals;
+  Ring ring{kCapacity, kPark};
+  Values values;
+  void before() { values.reset(); }
+  void thread(unsigned index) {
+    if (index < 2) {
+      for (int i = 0; i < kEach; ++i) {
+        const int v = static_cast<int>(index) * kEach + i + 1;
+        values.produce(v);
+        RL_ASSERT(ring.push(int{v}));
+      }
+    } else {
+      for (int i = 0; i < kEach; ++i) {
+        int v = 0;
+        if (kBulk) {
+          RL_ASSERT(ring.pop_n(&v, 1) == 1);
+        } else {
+          RL_ASSERT(ring.pop(v));
+        }
+        values.consume(v);
+      }
+    }
+  }
+  void after() { values.each_popped_once(2 * kEach); }
+};
+
+// close() racing consumers that register to sleep: each consumer drains what is there
+// and then returns closed, never parks for good; the value pushed before close() is
+// popped exactly once.
+struct CloseRacesRegistration : rl::test_suite<CloseRacesRegistration, 3> {
+  relacy_fev::Globals globals;
+  Ring ring{1, kPark};
+  Values values;
+  void before() { values.reset(); }
+  void thread(unsigned index) {
+    if (index == 0) {
+      values.produce(1);
+      RL_ASSERT(ring.push(1));
+      ring.close();
+    } else {
+      int v = 0;
+      while (ring.pop(v)) values.consume(v);
+      RL_ASSERT(ring.closed());
+    }
+  }
+  void after() { values.each_popped_once(1); }
+};
+
+// close() racing a producer parked on a full ring: a push returns false (closed) only
+// once the ring is closed, and leaves its value; every value a push took is popped
+// exactly once, also after the close.
+struct CloseWakesProducer : rl::test_suite<CloseWakesProducer, 3> {
+  relacy_fev::Globals globals;
+  Ring ring{1, kPark};
+  Values values;
+  std::atomic<int> accepted[3] = {};
+  void before() { values.reset(); }
+  void thread(unsigned index) {
+    if (index == 0) {
+      for (int v = 1; v <= 2; ++v) {
+        values.produce(v);
+        const bool pushed = ring.push(int{v});
+        RL_ASSERT(pushed || ring.closed());
+        accepted[v].store(pushed ? 1 : 0, std::memory_order_relaxed);
+      }
+    } else if (index == 1) {
+      ring.close();
+    } else {
+      int v = 0;
+      while (ring.pop(v)) values.consume(v);
+    }
+  }
+  void after() {
+    for (int v = 1; v <= 2; ++v)
+      RL_ASSERT(values.popped[v].load(std::memory_order_relaxed) == accepted[v].load(std::memory_order_relaxed));
+  }
+};
+
+// Relay: one bulk push of two values makes one wake; two consumers are parked, and the
+// one woken must pass the wake on (the second value is still there), or the other one
+// sleeps beside it for good.
+struct RelayChain : rl::test_suite<RelayChain, 3> {
+  relacy_fev::Globals globals;
+  Ring ring{2, kPark};
+  Values values;
+  void before() { values.reset(); }
+  void thread(unsigned index) {
+    if (index == 0) {
+      int items[2] = {1, 2};
+      values.produce(1);
+      values.produce(2);
+      std::size_t pushed = 0;
+      while (pushed < 2) {
+        pushed += ring.try_push_n(items + pushed, 2 - pushed);
+        if (pushed < 2) rl::yield(1, $);
+      }
+    } else {
+      int v = 0;
+      RL_ASSERT(ring.pop(v));
+      values.consume(v);
+    }
+  }
+  void after() { values.each_popped_once(2); }
+};
+
+// Bulk claims on both sides: a producer pushes 1..3 with try_push_n and then 4 with
+// push; a consumer takes three of them with pop_n (up to 2 at a time), another one with
+// pop.
+struct BulkClaims : rl::test_suite<BulkClaims, 3> {
+  relacy_fev::Globals globals;
+  Ring ring{2, kPark};
+  Values values;
+  std::atomic<int> bulk_popped{0};
+  void before() { values.reset(); }
+  void thread(unsigned index) {
+    if (index == 0) {
+      int items[3] = {1, 2, 3};
+      for (int v : items) values.produce(v);
+      std::size_t pushed = 0;
+      while (pushed < 3) {
+        pushed += ring.try_push_n(items + pushed, 3 - pushed);
+        if (pushed < 3) rl::yield(1, $);
+      }
+      values.produce(4);
+      RL_ASSERT(ring.push(4));
+    } else if (index == 1) {
+      int got = 0;
+      while (got < 3) {
+        int out[2] = {0, 0};
+        const std::size_t want = 3 - got < 2 ? 1 : 2;
+        const std::size_t n = ring.pop_n(out, want);
+        RL_ASSERT(n >= 1 && n <= want);
+        for (std::size_t i = 0; i < n; ++i) values.consume(out[i]);
+        got += static_cast<int>(n);
+      }
+      bulk_popped.store(got, std::memory_order_relaxed);
+    } else {
+      int v = 0;
+      RL_ASSERT(ring.pop(v));
+      values.consume(v);
+    }
+  }
+  void after() { values.each_popped_once(4); }
+};
+
+// Timed pops: a consumer whose pop_for times out (Relacy ends its park by a timeout)
+// leaves cleanly, passing on a wake it took; the value is then popped by the other
+// consumer or by its own retry.
+struct TimedPops : rl::test_suite<TimedPops, 3> {
+  relacy_fev::Globals globals;
+  Ring ring{1, kPark};
+  Values values;
+  void before() { values.reset(); }
+  void thread(unsigned index) {
+    if (index == 0) {
+      values.produce(1);
+      RL_ASSERT(ring.push(1));
+      values.produce(2);
+      RL_ASSERT(ring.push(2));
+    } else {
+      int v = 0;
+      const fev::Status status = ring.pop_for(v, std::chrono::microseconds(10));
+      if (status == fev::Status::ok) {
+        values.consume(v);
+      } else {
+        RL_ASSERT(status == fev::Status::timeout);
+        RL_ASSERT(ring.pop(v));
+        values.consume(v);
+      }
+    }
+  }
+  void after() { values.each_popped_once(2); }
+};
+
+// A value type whose life Relacy watches. Each object at an address writes that address's
+// cell when it is constructed and destroyed, and a move reads the source's: a slot's
+// cell is written by a push (construction), read and written by a pop (move out,
+// destruction), and written again by the next lap's push. Relacy reports a data race
+// unless each step happens-before the next (the turns' release and acquire on both
+// sides). The cell, not a member, because Relacy forgets a member's history when the
+// next object is constructed in its place.
+struct Cells {
+  const void* address[24];
+  rl::var<int> cell[24];
+  int used = 0;
+  rl::var<int>& at(const void* object) {
+    for (int i = 0; i < used; ++i) {
+      if (address[i] == object) return cell[i];
+    }
+    RL_ASSERT(used < 24);
+    address[used] = object;
+    return cell[used++];
+  }
+};
+inline Cells* cells = nullptr;
+
+struct Watched {
+  int value;
+  explicit Watched(int v) noexcept : value(v) { cells->at(this)($) = v; }
+  Watched(Watched&& other) noexcept : value(other.value) {
+    RL_ASSERT(cells->at(&other)($) == other.value);
+    cells->at(this)($) = value;
+  }
+  Watched& operator=(Watched&& other) noexcept {
+    RL_ASSERT(cells->at(&other)($) == other.value);
+    value = other.value;
+    cells->at(this)($) = value;
+    return *this;
+  }
+  ~Watched() { cells->at(this)($) = -1; }
+};
+using WatchedRing = fev::BasicRing<Watched, RelacyWait>;
+
+// Capacity 1, one producer, two consumers (one bulk), three laps through the one slot.
+struct SlotReuse : rl::test_suite<SlotReuse, 3> {
+  relacy_fev::Globals globals;
+  Cells object_cells;
+  bool cells_set = (cells = &object_cells, true);
+  WatchedRing ring{1, kPark};
+  std::atomic<int> popped{0};
+  void thread(unsigned index) {
+    if (index == 0) {
+      for (int v = 1; v <= 3; ++v) RL_ASSERT(ring.push(Watched(v)));
+      ring.close();
+    } else if (index == 1) {
+      Watched out(0);
+      while (ring.pop(out)) {
+        RL_ASSERT(out.value >= 1);
+        popped.fetch_add(1, std::memory_order_relaxed);
+      }
+    } else {
+      Watched out[1] = {Watched(0)};
+      while (ring.pop_n(out, 1) == 1) {
+        RL_ASSERT(out[0].value >= 1);
+        popped.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+  }
+  void after() { RL_ASSERT(popped.load(std::memory_order_relaxed) == 3); }
+};
+
+// Capacity 2, bulk pushes reusing slots freed by a consumer.
+struct BulkSlotReuse : rl::test_suite<BulkSlotReuse, 2> {
+  relacy_fev::Globals globals;
+  Cells object_cells;
+  bool cells_set = (cells = &object_cells, true);
+  WatchedRing ring{2, kPark};
+  void thread(unsigned index) {
+    if (index == 0) {
+      int next = 1;
+      while (next <= 4) {
+        Watched items[2] = {Watched(next), Watched(next + 1)};
+        std::size_t pushed = 0;
+        while (pushed < 2) {
+          pushed += ring.try_push_n(items + pushed, 2 - pushed);
+          if (pushed < 2) rl::yield(1, $);
+        }
+        next += 2;
+      }
+    } else {
+      Watched out(0);
+      for (int i = 1; i <= 4; ++i) {
+        RL_ASSERT(ring.pop(out));
+        RL_ASSERT(out.value == i);
+      }
+    }
+  }
+};
+
+// closed() and then empty() both true: a pop that tries once reports closed, not
+// timeout (the contract's "Closed or empty?"); closed()'s acquire makes the consumers'
+// copy of the closed bit visible.
+struct ClosedThenTryOnce : rl::test_suite<ClosedThenTryOnce, 2> {
+  relacy_fev::Globals globals;
+  Ring ring{1, kPark};
+  void thread(unsigned index) {
+    if (index == 0) {
+      ring.close();
+    } else {
+      while (!ring.closed()) rl::yield(1, $);
+      int v = 0;
+      RL_ASSERT(ring.empty());
+      RL_ASSERT(ring.pop_for(v, std::chrono::seconds(0)) == fev::Status::closed);
+    }
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  relacy_fev::Runner runner(argc, argv);
+  runner.run<TwoByTwo<1, 1>>("ring-capacity-1-2p2c", rl::sched_random, 20000, true);
+  runner.run<TwoByTwo<1, 2>>("ring-capacity-1-2p2c-twice", rl::sched_random, 20000, true);
+  runner.run<TwoByTwo<1, 1, true>>("ring-capacity-1-2p2c-pop-n", rl::sched_random, 20000, true);
+  runner.run<TwoByTwo<2, 2>>("ring-capacity-2-2p2c-twice", rl::sched_random, 20000, true);
+  runner.run<CloseRacesRegistration>("ring-close-races-registration", rl::sched_random, 20000, true);
+  runner.run<CloseWakesProducer>("ring-close-wakes-parked-producer", rl::sched_random, 20000, true);
+  runner.run<RelayChain>("ring-relay-after-bulk-push", rl::sched_random, 20000, true);
+  runner.run<BulkClaims>("ring-bulk-claims", rl::sched_random, 20000, true);
+  runner.run<TimedPops>("ring-timed-pops", rl::sched_random, 20000, true);
+  runner.run<SlotReuse>("ring-slot-reuse", rl::sched_random, 20000, true);
+  runner.run<BulkSlotReuse>("ring-bulk-slot-reuse", rl::sched_random, 20000, true);
+  runner.run<ClosedThenTryOnce>("ring-closed-then-try-once", rl::sched_random, 5000, false);
+  // The context-bound search where it ends within seconds.
+  runner.run<RelayChain>("ring-relay-after-bulk-push", rl::sched_bound, 0, true);
+  return runner.exit_code();
+}
