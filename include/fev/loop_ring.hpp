@@ -119,8 +119,9 @@ class RingWaitAwaiter : protected ParkedOp {
 
   bool leave() noexcept {
     registered_ = false;
-    // seq_cst: a claimer that reads the word after this sees one sleeper fewer.
-    side().word().fetch_sub(RingAccess::kSleeperOne, std::memory_order_seq_cst);
+    // relaxed, as block()'s leave: a claimer that still counts us makes one wake that
+    // finds nobody; the wake we took over is passed on from our re-check below.
+    side().word().fetch_sub(RingAccess::kSleeperOne, std::memory_order_relaxed);
     // The relay, also after a cancellation: whatever the wake announced is still there.
     if (took_wake_ && !side().must_wait()) side().notify_word();
     took_wake_ = false;
@@ -129,7 +130,9 @@ class RingWaitAwaiter : protected ParkedOp {
 
   static void done(LoopOp& op) noexcept {
     auto& self = static_cast<RingWaitAwaiter&>(op);
-    self.seen_ = self.side().word().load(std::memory_order_relaxed);  // the value to take over or sleep on
+    // The value to take over or sleep on. acquire: pairs with close()'s release bump, as
+    // block()'s re-read (a bump read here makes the closed bit visible to the re-check).
+    self.seen_ = self.side().word().load(std::memory_order_acquire);
     if (!self.advance()) return;
     self.unwatch_stop();
     self.waiter_.resume();  // the frame (and this awaiter) may be gone after this

@@ -149,7 +149,9 @@ struct RingAccess;
 /// aligned to kStorageAlignment.
 ///
 /// Memory ordering: everything a producer did before a successful push happens-before
-/// everything the consumer that pops that value does after the pop.
+/// everything the consumer that pops that value does after the pop; everything a thread
+/// did before close() happens-before everything a thread does after a pop that reported
+/// the ring closed (false, nullopt, Status::closed).
 template <class T, class Wait = DefaultWait, class Hooks = RingHooks>
 class BasicRing {
   static_assert(std::is_nothrow_move_constructible_v<T>,
@@ -427,15 +429,15 @@ class BasicRing {
     // before this or sees the bit and fails) and with parkers' re-checks of tail_.
     tail_.fetch_or(kClosed, std::memory_order_seq_cst);
     // Change both words so that a thread about to park on an old value returns at
-    // once, then wake everyone already parked. seq_cst: pairs with a parker's seq_cst
-    // announce CAS and tail_ re-check (protocol step 5). A parker that missed the closed
-    // bit announced before the fetch_or above in the seq_cst order, so this fetch_add
-    // comes after its CAS and changes the value it is about to sleep on.
+    // once, then wake everyone already parked. release: pairs with a parker's
+    // registration CAS and its acquire re-read of the word after a sleep (block()):
+    // whichever reads this bump (or a later value) sees the closed bit set above, and
+    // one that read an older value sleeps on a value this bump changes.
     // A close() that dies between these steps leaves sleepers asleep on a closed ring;
     // the next close() (idempotent) by any survivor wakes them.
-    not_empty_.fetch_add(kSequenceOne, std::memory_order_seq_cst);
+    not_empty_.fetch_add(kSequenceOne, std::memory_order_release);
     Wait::wake_all(not_empty_);
-    not_full_.fetch_add(kSequenceOne, std::memory_order_seq_cst);
+    not_full_.fetch_add(kSequenceOne, std::memory_order_release);
     Wait::wake_all(not_full_);
   }
 
@@ -688,7 +690,8 @@ class BasicRing {
     // concurrent close() reports busy and finds out on its next attempt (a blocking pop
     // re-checks tail_ before it sleeps, and close() wakes it).
     if (closed_for_consumers_.load(std::memory_order_relaxed) == 0) return Step::busy;
-    // acquire: pairs with close(); relaxed would do for the count alone.
+    // acquire: pairs with close()'s fetch_or, so close() happens-before a pop that
+    // reports closed (the contract); relaxed would do for the count alone.
     const std::size_t tail = tail_.load(std::memory_order_acquire);
     if ((tail & kClosed) && (tail & ~kClosed) == head_.load(std::memory_order_relaxed)) return Step::closed;
     return Step::busy;
@@ -766,9 +769,11 @@ class BasicRing {
       // processes the thread that issued it may have died before its wake syscall,
       // so a process-shared ring wakes again rather than trust it.
       if ((seen & kWaking) && !detail::process_shared<Wait>) return false;
-      // seq_cst: keeps every RMW of the word in the one order the handshake argument
-      // uses (slow path only). relaxed on failure: we recompute from the new value.
-      if (word.compare_exchange_weak(seen, (seen + kSequenceOne) | kWaking, std::memory_order_seq_cst,
+      // relaxed: the handshake is the seq_cst load above and the taker's seq_cst CAS,
+      // which reads this value: that load read an earlier value of the word, so it
+      // precedes the taker's CAS in the seq_cst order, and so does the claim before it;
+      // the taker's re-check then sees the claim. relaxed on failure: we recompute.
+      if (word.compare_exchange_weak(seen, (seen + kSequenceOne) | kWaking, std::memory_order_relaxed,
                                      std::memory_order_relaxed))
         break;
     }
@@ -869,12 +874,17 @@ class BasicRing {
         // preempted between claim and publish): let it run instead of sleeping.
         detail::yield_cpu();
       }
-      seen = word.load(std::memory_order_relaxed);  // the value to take over or sleep on
+      // The value to take over or sleep on. acquire: pairs with close()'s release bump;
+      // a bump read here makes the closed bit visible to the re-check that follows
+      // (relaxed, a sleeper woken by close() could read the bump, miss the bit, and
+      // sleep on the bumped value for good).
+      seen = word.load(std::memory_order_acquire);
     }
 
-    // Leave. seq_cst: a claimer that reads the word after this sees one sleeper fewer;
-    // one that read it before woke us or left the wake to us.
-    word.fetch_sub(kSleeperOne, std::memory_order_seq_cst);
+    // Leave. relaxed: no decision rests on when others see one sleeper fewer: a
+    // claimer that still counts us makes one wake that finds nobody, and the wake we
+    // took over is passed on below from our own seq_cst re-check.
+    word.fetch_sub(kSleeperOne, std::memory_order_relaxed);
     // The relay: claimers that saw `waking` left their wake to whoever took it, which
     // is us. If there is still something to take, wake the next sleeper.
     // Also after a cancellation: a cancelled waiter took nothing, so the value (room)
@@ -914,7 +924,10 @@ class BasicRing {
     const auto nothing_pending = [&] {
       // seq_cst: the re-check half of the handshake with claim_pop's head_ CAS.
       const std::size_t head = head_.load(std::memory_order_seq_cst);
-      const std::size_t tail = tail_.load(std::memory_order_seq_cst);
+      // acquire: the closed bit (pairs with close()'s fetch_or; it also reaches a parker
+      // through close()'s bump of not_full_), and claimed pushes: a stale count only
+      // makes the ring look less full, and then the producer yields instead of sleeping.
+      const std::size_t tail = tail_.load(std::memory_order_acquire);
       // Full with every pop claimed so far finished... or closed: nothing to wait for
       // in the closed case, attempt() reports it.
       return !(tail & kClosed) && (tail & ~kClosed) - head >= capacity_;

@@ -11,9 +11,9 @@
 //  2. Registered, it loops: if the word has kWaking, it takes the wake over (a seq_cst
 //     CAS that clears the bit) and remembers that it did; it tries its claim; if that
 //     is busy and the `*_must_wait` re-check says so, it sleeps on the exact word value
-//     it last read (a futex wait: a change of the word returns at once); if the other
+//     it last read (re-read with acquire after each sleep) (a futex wait: a change of the word returns at once); if the other
 //     side has claimed but not yet published, it lets that side run instead.
-//  3. It leaves with a seq_cst fetch_sub of kSleeperOne and, if it took a wake over
+//  3. It leaves with a fetch_sub of kSleeperOne and, if it took a wake over
 //     and there is still something to take, passes the wake on: notify(word) (the
 //     relay). It leaves so after a cancellation as well: a wake it took is never lost.
 // Nothing else may be written to the word.

@@ -321,7 +321,9 @@ class SelectSet {
     for_each([&]<std::size_t I>(const auto& one) {
       SelectWaitState& state = states_[I];
       if constexpr (std::remove_cvref_t<decltype(one)>::kRing) {
-        state.seen = state.word->load(std::memory_order_relaxed);  // the value to take over or sleep on
+        // The value to take over or sleep on. acquire: pairs with close()'s release
+        // bump, as BasicRing::block()'s re-read.
+        state.seen = state.word->load(std::memory_order_acquire);
       } else {
         state.seen = state.word->load(std::memory_order_acquire);  // pairs with set()
       }
@@ -336,9 +338,9 @@ class SelectSet {
       if constexpr (std::remove_cvref_t<decltype(one)>::kRing) {
         SelectWaitState& state = states_[I];
         if (!state.registered) return;
-        // seq_cst: a claimer that reads the word after this sees one sleeper fewer; one
-        // that read it before woke us or left the wake to us.
-        state.word->fetch_sub(RingAccess::kSleeperOne, std::memory_order_seq_cst);
+        // relaxed, as block()'s leave: a claimer that still counts us makes one wake
+        // that finds nobody; the wake we took over is passed on from our re-check.
+        state.word->fetch_sub(RingAccess::kSleeperOne, std::memory_order_relaxed);
         state.registered = false;
         if (state.took_wake && !one.must_wait()) one.relay();
       }

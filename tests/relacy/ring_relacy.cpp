@@ -92,6 +92,29 @@ struct CloseRacesRegistration : rl::test_suite<CloseRacesRegistration, 3> {
   void after() { values.each_popped_once(1); }
 };
 
+// close() happens-before a pop that reports closed (the contract): what the closer
+// wrote before close() is read after the closed pop without a data race, by a blocking
+// pop (possibly parked first) and by a try-once pop.
+struct CloseHappensBeforeClosedPop : rl::test_suite<CloseHappensBeforeClosedPop, 3> {
+  relacy_fev::Globals globals;
+  Ring ring{1, kPark};
+  rl::var<int> note;
+  void before() { note($) = 0; }
+  void thread(unsigned index) {
+    if (index == 0) {
+      note($) = 7;
+      ring.close();
+    } else if (index == 1) {
+      int v = 0;
+      RL_ASSERT(!ring.pop(v));
+      RL_ASSERT(note($) == 7);
+    } else {
+      int v = 0;
+      if (ring.pop_for(v, std::chrono::seconds(0)) == fev::Status::closed) RL_ASSERT(note($) == 7);
+    }
+  }
+};
+
 // close() racing a producer parked on a full ring: a push returns false (closed) only
 // once the ring is closed, and leaves its value; every value a push took is popped
 // exactly once, also after the close.
@@ -341,6 +364,7 @@ int main(int argc, char** argv) {
   runner.run<TwoByTwo<2, 2>>("ring-capacity-2-2p2c-twice", rl::sched_random, 20000, true);
   runner.run<CloseRacesRegistration>("ring-close-races-registration", rl::sched_random, 20000, true);
   runner.run<CloseWakesProducer>("ring-close-wakes-parked-producer", rl::sched_random, 20000, true);
+  runner.run<CloseHappensBeforeClosedPop>("ring-close-happens-before-closed-pop", rl::sched_random, 20000, true);
   runner.run<RelayChain>("ring-relay-after-bulk-push", rl::sched_random, 20000, true);
   runner.run<BulkClaims>("ring-bulk-claims", rl::sched_random, 20000, true);
   runner.run<TimedPops>("ring-timed-pops", rl::sched_random, 20000, true);
