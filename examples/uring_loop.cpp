@@ -73,7 +73,9 @@ int main() {
   std::vector<std::thread> producers;
   for (int p = 0; p < kProducers; ++p) {
     producers.emplace_back([&jobs, p] {
-      for (int n = 0; n < kJobsEach; ++n) jobs.push(Job{p, n});
+      for (int n = 0; n < kJobsEach; ++n) {
+        if (!jobs.push(Job{p, n})) return;  // false only once the ring is closed (it is not, here)
+      }
     });
   }
   std::thread coordinator([&] {

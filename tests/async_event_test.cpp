@@ -396,7 +396,9 @@ TEST(AsyncEventDeathTest, DestroyingAnEventWithWaitersAborts) {
         wait_on(executor, *event, outcome);
         event.reset();
       },
-      "an Event was destroyed while coroutines were still waiting on it");
+      // ... and says what to do instead.
+      "an Event was destroyed while coroutines were still waiting on it \\(fev::async_wait\\): set\\(\\) it or "
+      "stop those waits, and let the coroutines resume, before destroying it");
 }
 
 TEST(AsyncEvent, SetWithoutAsyncWaitersNeverVisitsTheTable) {

@@ -215,7 +215,10 @@ TEST(AutoResetEventLifetimeDeathTest, DestroyedWhileAThreadWaits) {
         while (event->word().load(std::memory_order_relaxed) < 2u) std::this_thread::yield();
         delete event;
       },
-      "an AutoResetEvent was destroyed while threads or coroutines were still waiting on it");
+      // ... and says what to do instead.
+      "an AutoResetEvent was destroyed while threads or coroutines were still waiting on it: set\\(\\) it once "
+      "per waiter or stop the waits, and join every thread \\(finish every coroutine\\) that waits on it, before "
+      "destroying it");
 }
 
 TEST(AutoResetEventLifetime, DestroyedAfterItsWaitersLeft) {

@@ -172,7 +172,10 @@ TEST(LoopLifetimeDeathTest, EventDestroyedWhileACoroutineWaitsForAnyOfIt) {
         loop.run_until([&] { return registered_loop_waits() == 2; });
         delete second;
       },
-      "an Event was destroyed while coroutines were still waiting on it");
+      // ... and says what to do instead.
+      "an Event was destroyed while coroutines were still waiting on it \\(fev::async_wait on a fev::Loop\\): "
+      "set\\(\\) it or stop those waits, and let the coroutines resume \\(or destroy the Loop\\), before "
+      "destroying it");
 }
 
 TEST(LoopLifetime, EventsDestroyedAfterTheirWaitAnyCoroutinesLeft) {

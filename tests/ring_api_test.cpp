@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // fev::Ring's adopters' API: std::optional pops, emplace, empty(), the bulk calls, and
-// cancellation by std::stop_token (Ring::push/pop and Event::wait).
+// cancellation by std::stop_token (Ring::push/pop, Event::wait and AutoResetEvent::wait),
+// and to_string(Status).
 #include "fev/ring.hpp"
 
 #include <gtest/gtest.h>
@@ -14,7 +15,9 @@
 #include <iterator>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <stop_token>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -67,6 +70,74 @@ TEST(RingOptional, PopBlocksForAValueAndReturnsNothingOnlyWhenClosedAndDrained) 
   EXPECT_EQ(ring.pop(), 6);  // drained first
   EXPECT_EQ(ring.pop(), std::nullopt);
   EXPECT_EQ(ring.try_pop(), std::nullopt);
+}
+
+TEST(RingOptional, PopForReturnsAReadyValueAndNothingAfterTheTimeoutOrOnceClosedAndDrained) {
+  fev::Ring<NoDefault> ring(4);
+  EXPECT_EQ(ring.pop_for(0s), std::nullopt);   // open and empty: tries once
+  EXPECT_EQ(ring.pop_for(-1s), std::nullopt);
+  EXPECT_EQ(ring.pop_for(2ms), std::nullopt);  // waits, then gives up
+  ASSERT_TRUE(ring.emplace(1));
+  ASSERT_TRUE(ring.emplace(2));
+  std::optional<NoDefault> got = ring.pop_for(0s);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->value, 1);
+  ring.close();
+  std::optional<NoDefault> last = ring.pop_for(1h);  // closed, but a value is left: it comes first
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(last->value, 2);
+  EXPECT_EQ(ring.pop_for(1h), std::nullopt);  // closed and drained: at once, no waiting an hour
+}
+
+TEST(RingOptional, PopUntilTakesSteadyAndSystemTimePoints) {
+  fev::Ring<int> ring(2);
+  EXPECT_EQ(ring.pop_until(std::chrono::steady_clock::now() + 2ms), std::nullopt);
+  EXPECT_EQ(ring.pop_until(std::chrono::system_clock::now() - 1s), std::nullopt);
+  ASSERT_TRUE(ring.push(3));
+  EXPECT_EQ(ring.pop_until(std::chrono::system_clock::now() + 1h), 3);
+  ASSERT_TRUE(ring.push(4));
+  EXPECT_EQ(ring.pop_until(std::chrono::steady_clock::now() - 1s), 4);  // past deadline: tries once
+  ring.close();
+  EXPECT_EQ(ring.pop_until(std::chrono::steady_clock::now() + 1h), std::nullopt);
+}
+
+TEST(RingOptional, PopForWaitsForAValuePushedWhileItIsParked) {
+  fev::Ring<int> ring(2);
+  std::optional<int> got;
+  std::thread consumer([&] { got = ring.pop_for(1h); });
+  ASSERT_TRUE(eventually([&] { return ring.snapshot().consumers_sleeping == 1; }));
+  ASSERT_TRUE(ring.push(8));
+  consumer.join();
+  EXPECT_EQ(got, 8);
+}
+
+TEST(RingOptional, PopWithAStopTokenReturnsAValueOrNothingWhenClosedOrStopped) {
+  fev::Ring<int> ring(2);
+  std::stop_source source;
+  ASSERT_TRUE(ring.push(5));
+  source.request_stop();
+  EXPECT_EQ(ring.pop(source.get_token()), 5);  // a value is ready: no waiting, no cancel
+  EXPECT_EQ(ring.pop(source.get_token()), std::nullopt);  // empty: would wait, so cancelled
+  ASSERT_TRUE(ring.push(6));
+  ring.close();
+  EXPECT_EQ(ring.pop(std::stop_token{}), 6);
+  EXPECT_EQ(ring.pop(std::stop_token{}), std::nullopt);  // closed and drained
+}
+
+TEST(RingStatus, ToStringNamesEveryStatus) {
+  static_assert(fev::to_string(Status::ok) == "ok");
+  EXPECT_EQ(fev::to_string(Status::ok), "ok");
+  EXPECT_EQ(fev::to_string(Status::timeout), "timeout");
+  EXPECT_EQ(fev::to_string(Status::closed), "closed");
+  EXPECT_EQ(fev::to_string(Status::cancelled), "cancelled");
+  EXPECT_EQ(fev::to_string(static_cast<Status>(99)), "unknown");
+  std::ostringstream out;
+  out << Status::timeout << ' ' << Status::cancelled;
+  EXPECT_EQ(out.str(), "timeout cancelled");
+  std::wostringstream wide;
+  wide << Status::closed;
+  EXPECT_EQ(wide.str(), L"closed");
+  EXPECT_EQ(::testing::PrintToString(Status::closed), "closed");
 }
 
 TEST(RingOptional, WorksWithoutDefaultConstructorOrAssignment) {
@@ -388,7 +459,7 @@ TEST(RingBulk, AThrowingOutputLeavesTheRingWhole) {
   const std::array<int, 4> in{1, 2, 3, 4};
   ASSERT_EQ(ring.try_push_n(in.begin(), 4), 4u);
   int written = 0;
-  EXPECT_THROW(ring.try_pop_n(ThrowAfterTwo{&written}, 4), std::runtime_error);
+  EXPECT_THROW((void)ring.try_pop_n(ThrowAfterTwo{&written}, 4), std::runtime_error);
   EXPECT_EQ(written, 2);
   EXPECT_TRUE(ring.empty());  // the two not written were taken and destroyed
   ASSERT_EQ(ring.try_push_n(in.begin(), 4), 4u);  // every slot is free again
@@ -452,6 +523,22 @@ TYPED_TEST(Cancellation, StopWakesAParkedPopWhichTakesNothing) {
   ASSERT_TRUE(ring.push(std::make_unique<int>(4)));
   ASSERT_TRUE(ring.pop(out));
   EXPECT_EQ(*out, 4);
+}
+
+TYPED_TEST(Cancellation, StopWakesAParkedOptionalPopWithNothing) {
+  TestRing<TypeParam> ring(2);
+  std::atomic<int> returned{0};  // 1: nullopt, 2: a value
+  std::jthread consumer([&](std::stop_token stop) { returned = ring.pop(stop).has_value() ? 2 : 1; });
+  ASSERT_TRUE(eventually([&] { return ring.snapshot().consumers_sleeping == 1; }));
+  consumer.request_stop();
+  ASSERT_TRUE(returns_eventually([&] { return returned.load() != 0; }, [&] { ring.close(); }));
+  EXPECT_EQ(returned.load(), 1);
+  consumer.join();
+  EXPECT_EQ(ring.snapshot().consumers_sleeping, 0u);
+  ASSERT_TRUE(ring.push(std::make_unique<int>(4)));  // the ring works on
+  std::optional<std::unique_ptr<int>> next = ring.pop(std::stop_token{});
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(**next, 4);
 }
 
 TYPED_TEST(Cancellation, StopWakesAParkedPushWhichKeepsItsValue) {
@@ -683,6 +770,106 @@ TYPED_TEST(EventCancellation, StopRacingWithSetAlwaysReturns) {
       EXPECT_EQ(result.load(), 0) << "never set";
     }
   }
+}
+
+template <class Wait>
+class AutoResetEventCancellation : public EventCancellation<Wait> {
+ protected:
+  using Event = fev::BasicAutoResetEvent<Wait>;
+  // Threads registered to park on the event (bits 1..31 of its word).
+  static unsigned registered(const Event& event) { return event.word().load() >> 1; }
+};
+TYPED_TEST_SUITE(AutoResetEventCancellation, fev::testing::AllBackends, fev::testing::BackendNames);
+
+TYPED_TEST(AutoResetEventCancellation, StopWakesAParkedWaiterWithFalseAndLeavesNoRegistration) {
+  typename TestFixture::Event event;
+  std::atomic<int> result{-1};
+  std::jthread waiter([&](std::stop_token stop) { result = event.wait(stop) ? 1 : 0; });
+  ASSERT_TRUE(eventually([&] { return TestFixture::registered(event) == 1; }));
+  waiter.request_stop();
+  ASSERT_TRUE(returns_eventually([&] { return result.load() != -1; }, [&] { event.set(); }));
+  EXPECT_EQ(result.load(), 0);
+  waiter.join();
+  EXPECT_EQ(event.word().load(), 0u) << "no registration and no signal left behind";
+  event.set();  // the signal a stopped waiter never saw stays for the next one
+  EXPECT_TRUE(event.try_wait());
+}
+
+TYPED_TEST(AutoResetEventCancellation, SetReleasesAStoppableWaiterWithTrue) {
+  typename TestFixture::Event event;
+  std::atomic<int> result{-1};
+  std::jthread waiter([&](std::stop_token stop) { result = event.wait(stop) ? 1 : 0; });
+  ASSERT_TRUE(eventually([&] { return TestFixture::registered(event) == 1; }));
+  event.set();
+  ASSERT_TRUE(returns_eventually([&] { return result.load() != -1; }, [&] { event.set(); }));
+  EXPECT_EQ(result.load(), 1);
+  waiter.join();
+  EXPECT_FALSE(event.try_wait()) << "the waiter took the signal";
+}
+
+TYPED_TEST(AutoResetEventCancellation, StopOfOneWaiterLeavesTheNextSignalToTheOther) {
+  typename TestFixture::Event event;
+  std::atomic<int> stopped_result{-1};
+  std::atomic<int> other_result{-1};
+  std::jthread stopped([&](std::stop_token stop) { stopped_result = event.wait(stop) ? 1 : 0; });
+  std::jthread other([&](std::stop_token stop) { other_result = event.wait(stop) ? 1 : 0; });
+  ASSERT_TRUE(eventually([&] { return TestFixture::registered(event) == 2; }));
+  stopped.request_stop();
+  ASSERT_TRUE(returns_eventually([&] { return stopped_result.load() != -1; }, [&] { event.set(); }));
+  EXPECT_EQ(stopped_result.load(), 0);
+  ASSERT_TRUE(eventually([&] { return TestFixture::registered(event) == 1; }));
+  EXPECT_EQ(other_result.load(), -1);
+  event.set();  // one wake, and it must reach the waiter that is left
+  ASSERT_TRUE(returns_eventually([&] { return other_result.load() != -1; }, [&] { other.request_stop(); }));
+  EXPECT_EQ(other_result.load(), 1);
+}
+
+TYPED_TEST(AutoResetEventCancellation, AStopRequestedBeforehandStillTakesAPresentSignal) {
+  typename TestFixture::Event event;
+  std::stop_source source;
+  source.request_stop();
+  EXPECT_FALSE(event.wait(source.get_token()));
+  event.set();
+  EXPECT_TRUE(event.wait(source.get_token()));
+  EXPECT_FALSE(event.try_wait());
+  event.set();
+  EXPECT_TRUE(event.wait(std::stop_token{}));
+  EXPECT_EQ(event.word().load(), 0u);
+  std::atomic<int> result{-1};
+  std::thread waiter([&] { result = event.wait(std::stop_token{}) ? 1 : 0; });  // waits as wait()
+  ASSERT_TRUE(eventually([&] { return TestFixture::registered(event) == 1; }));
+  event.set();
+  waiter.join();
+  EXPECT_EQ(result.load(), 1);
+}
+
+// set() and a stop request race, most rounds once the waiter is parked: the signal is
+// never lost and never taken twice. A waiter that returned true took it (nothing is
+// left); one that returned false left it in the word for the next waiter.
+TYPED_TEST(AutoResetEventCancellation, ASetRacingAStopIsNeverLost) {
+  constexpr int kRounds = 1000;
+  int outcomes[2] = {0, 0};  // took the signal, stopped
+  for (int round = 0; round < kRounds; ++round) {
+    typename TestFixture::Event event;
+    std::atomic<int> result{-1};
+    std::jthread waiter([&](std::stop_token stop) { result = event.wait(stop) ? 1 : 0; });
+    if (round % 4 != 0) {
+      ASSERT_TRUE(eventually([&] { return TestFixture::registered(event) == 1; }));
+    }
+    race(round, [&] { event.set(); }, [&] { waiter.request_stop(); });
+    ASSERT_TRUE(returns_eventually([&] { return result.load() != -1; }, [&] { event.set(); }));
+    waiter.join();
+    if (result.load() == 1) {
+      ++outcomes[0];
+      EXPECT_FALSE(event.try_wait()) << "round " << round << ": the signal was taken twice";
+    } else {
+      ++outcomes[1];
+      EXPECT_TRUE(event.try_wait()) << "round " << round << ": a stopped waiter lost the signal";
+    }
+    EXPECT_EQ(event.word().load(), 0u);
+  }
+  ::testing::Test::RecordProperty("signalled_rounds", outcomes[0]);
+  ::testing::Test::RecordProperty("stopped_rounds", outcomes[1]);
 }
 
 }  // namespace

@@ -182,8 +182,8 @@ TEST(Ring, ThrowingCopyLeavesTheRingConsistent) {
   fev::Ring<ThrowsOnCopy> ring(2);
   const ThrowsOnCopy value(5);
   ThrowsOnCopy::fail = true;
-  EXPECT_THROW(ring.try_push(value), std::runtime_error);
-  EXPECT_THROW(ring.push(value), std::runtime_error);
+  EXPECT_THROW((void)ring.try_push(value), std::runtime_error);
+  EXPECT_THROW((void)ring.push(value), std::runtime_error);
   EXPECT_THROW((void)ring.push_for(value, 1ms), std::runtime_error);
   ThrowsOnCopy::fail = false;
   EXPECT_EQ(ring.size(), 0u);

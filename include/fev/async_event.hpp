@@ -271,6 +271,7 @@ class AsyncEventWait {
 /// Guarantees, lifetimes and cost: the comment at the top of fev/async_event.hpp.
 template <class E, class Wait>
   requires Executor<std::remove_cvref_t<E>>
+[[nodiscard]]
 detail::AsyncEventWait<std::conditional_t<std::is_lvalue_reference_v<E>, E, std::remove_cvref_t<E>>, Wait> async_wait(
     E&& executor, BasicEvent<Wait>& event, std::stop_token stop = {}) {
   return {std::forward<E>(executor), event, std::move(stop)};

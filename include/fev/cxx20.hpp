@@ -7,11 +7,17 @@
 #pragma once
 
 // MSVC reports __cplusplus as 199711L unless /Zc:__cplusplus is given; _MSVC_LANG holds
-// the language version it compiles.
+// the language version it compiles. #error ends the compilation there.
+//
+// g++ and clang++ go on after an #error and would report the parse errors of the
+// including header too; a missing #include is the one error that ends their
+// compilation, so the message is the name of a header that does not exist:
+//   g++:     fatal error: fev needs C++20 (-std=c++20): No such file or directory
+//   clang++: fatal error: 'fev needs C++20 (-std=c++20)' file not found
 #if (defined(_MSVC_LANG) && _MSVC_LANG < 202002L) || (!defined(_MSVC_LANG) && __cplusplus < 202002L)
-#error "fev needs C++20 (-std=c++20)"
-// #error is fatal on MSVC but not on g++ or clang++, which would go on to report the
-// parse errors of the including header. A missing #include is fatal everywhere, so this
-// one ends the compilation right after the error above.
-#include <fev/needs-cxx20>
+#if defined(_MSC_VER) && !defined(__clang__)
+#error "fev needs C++20 (/std:c++20)"
+#else
+#include <fev needs C++20 (-std=c++20)>
+#endif
 #endif

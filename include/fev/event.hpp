@@ -47,6 +47,42 @@ struct EventBits {
   static constexpr std::uint32_t kGenerationMask = ~(kSet | kParked | kWakeOwed | kAsyncWaiters);
 };
 
+// Cancelling a parked wait(std::stop_token) of an Event or AutoResetEvent without a
+// lost wake. The callback cannot change the word instead: every bit of it means
+// something to set() and to the other waiters, and a bit it flipped (an Event's kParked)
+// could be flipped back by another waiter before ours compares the word and sleeps. So
+// the waiter and its callback share two flags and make a Dekker pair of them (all four
+// accesses seq_cst):
+//   waiter:   may_sleep = true;  if (stopped) leave;  futex wait;  may_sleep = false
+//   callback: stopped = true;    while (may_sleep) { wake_all; yield }
+// Either the waiter sees `stopped` before it sleeps, or the callback sees `may_sleep`
+// and keeps waking the word until the waiter is out of its futex wait (then it loops
+// back, and sees `stopped`). The loop lasts as long as the waiter takes to run after
+// a wake; it wakes the word's other waiters too, who find nothing for them and park
+// again. The waiter clears `may_sleep` before it returns, so the stop_callback's
+// destructor (which waits for a running callback) never waits on the waiter itself.
+// The sleep is timed (kStopSlice), though there is no deadline: the wake must end it
+// with the word unchanged, and backend::BoostAtomic's untimed wait (Boost's atomic
+// wait) returns only once the word changes; its timed wait returns on a wake, as every
+// backend's does. A slice that times out just loops.
+struct StopGate {
+  std::atomic<bool> stopped{false};    // the stop callback has run
+  std::atomic<bool> may_sleep{false};  // the waiter is between its check of `stopped` and the end of its sleep
+};
+inline constexpr std::chrono::hours kStopSlice{1};
+template <class Wait>
+struct WakeOnStop {
+  StopGate* gate;
+  std::atomic<std::uint32_t>* word;
+  void operator()() const noexcept {
+    gate->stopped.store(true, std::memory_order_seq_cst);  // Dekker pair with the waiter's may_sleep store
+    while (gate->may_sleep.load(std::memory_order_seq_cst)) {  // pairs with the waiter's stores
+      Wait::wake_all(*word);
+      yield_cpu();
+    }
+  }
+};
+
 // set() of an in-process word on which coroutines wait (kAsyncWaiters, see
 // fev/async_event.hpp): makes set()'s CAS under the lock of the word's bucket in the
 // side table of waiting coroutines, takes every coroutine waiting on the word, and posts
@@ -70,10 +106,14 @@ class EventWord<true> {
     // relaxed: whoever destroys the event comes after the set() or cancellation that
     // cleared the bit (it was resumed by it, or joined with it), so it reads that value.
     if (word_.load(std::memory_order_relaxed) & EventBits::kAsyncWaiters)
-      fatal_error("fev: an Event was destroyed while coroutines were still waiting on it (fev::async_wait)");
+      fatal_error(
+          "fev: an Event was destroyed while coroutines were still waiting on it (fev::async_wait): set() it or "
+          "stop those waits, and let the coroutines resume, before destroying it");
     // relaxed: see fev/detail_loop_waits.hpp; one load while no loop coroutine waits.
     if (loop_event_waits.load(std::memory_order_relaxed) != 0 && loop_event_wait_registered(&word_))
-      fatal_error("fev: an Event was destroyed while coroutines were still waiting on it (fev::async_wait on a fev::Loop)");
+      fatal_error(
+          "fev: an Event was destroyed while coroutines were still waiting on it (fev::async_wait on a fev::Loop): "
+          "set() it or stop those waits, and let the coroutines resume (or destroy the Loop), before destroying it");
   }
   std::atomic<std::uint32_t> word_;
 };
@@ -96,7 +136,10 @@ class AutoResetWord<true> {
     // relaxed: whoever destroys the event comes after every waiter left (joined with it,
     // or resumed), so it reads the value their unregistering left. Bit 0 is the signal.
     if (word_.load(std::memory_order_relaxed) > 1u)
-      fatal_error("fev: an AutoResetEvent was destroyed while threads or coroutines were still waiting on it");
+      fatal_error(
+          "fev: an AutoResetEvent was destroyed while threads or coroutines were still waiting on it: set() it once "
+          "per waiter or stop the waits, and join every thread (finish every coroutine) that waits on it, before "
+          "destroying it");
   }
   std::atomic<std::uint32_t> word_;
 };
@@ -107,17 +150,20 @@ class AutoResetWord<true> {
 ///   once (such a waiter returns true, as CPython's wait() does);
 /// - set(), clear(), is_set() and the waits are safe at any time, from any thread;
 /// - a timed wait turns its timeout into a deadline once and returns false no earlier
-///   than that deadline, never because of a spurious wake.
-///
-/// `Wait` is the wait backend (a type from fev::backend); use fev::Event for the default.
+///   than that deadline, never because of a spurious wake;
+/// - wait(std::stop_token) returns false once a stop is requested while the event is
+///   not set; the request wakes the waiter promptly.
 ///
 /// Memory ordering: everything a thread did before set() happens-before everything a
 /// thread does after a wait(), wait_for(), wait_until() or is_set() that observed that
 /// set (returned true because of it). clear() orders nothing.
 ///
-/// Coroutines on any executor wait with fev::async_wait (fev/async_event.hpp); destroying
-/// an in-process event while such a coroutine waits on it is a fatal error (one line on
-/// stderr, then abort).
+/// Coroutines on any executor wait with fev::async_wait (fev/async_event.hpp), coroutines
+/// on a fev::Loop with async_wait(loop, event); destroying an in-process event while such
+/// a coroutine waits on it is a fatal error (one line on stderr, then abort). Destroying
+/// it while a thread waits on it is undefined: make sure the waiters have returned first.
+///
+/// `Wait` is the wait backend (a type from fev::backend); fev::Event has the default.
 template <class Wait>
 class BasicEvent : private detail::EventWord<!detail::process_shared<Wait>> {
   using Word = detail::EventWord<!detail::process_shared<Wait>>;
@@ -175,7 +221,7 @@ class BasicEvent : private detail::EventWord<!detail::process_shared<Wait>> {
   }
 
   /// True iff the event is set now. Never blocks, never enters the kernel.
-  bool is_set() const noexcept {
+  [[nodiscard]] bool is_set() const noexcept {
     // acquire: pairs with set()'s release CAS.
     return (word_.load(std::memory_order_acquire) & kSet) != 0;
   }
@@ -193,7 +239,8 @@ class BasicEvent : private detail::EventWord<!detail::process_shared<Wait>> {
   /// (or a set() happened while waiting); false after the timeout. A timeout of zero or
   /// below checks once and never blocks.
   template <class Rep, class Period>
-  bool wait_for(const std::chrono::duration<Rep, Period>& timeout, const WaitOptions& options = {}) noexcept {
+  [[nodiscard]] bool wait_for(const std::chrono::duration<Rep, Period>& timeout,
+                              const WaitOptions& options = {}) noexcept {
     const std::uint32_t seen = word_.load(std::memory_order_acquire);  // pairs with set()
     if (seen & kSet) return true;
     if (timeout <= timeout.zero()) return false;
@@ -202,7 +249,8 @@ class BasicEvent : private detail::EventWord<!detail::process_shared<Wait>> {
 
   /// As wait_for(), until a time point of steady_clock or system_clock (converted once).
   template <class Clock, class Duration>
-  bool wait_until(const std::chrono::time_point<Clock, Duration>& when, const WaitOptions& options = {}) noexcept {
+  [[nodiscard]] bool wait_until(const std::chrono::time_point<Clock, Duration>& when,
+                                const WaitOptions& options = {}) noexcept {
     const std::uint32_t seen = word_.load(std::memory_order_acquire);  // pairs with set()
     if (seen & kSet) return true;
     return wait_slow(seen, detail::to_deadline(when), options);
@@ -213,7 +261,7 @@ class BasicEvent : private detail::EventWord<!detail::process_shared<Wait>> {
   /// waiting), even if a stop was requested too; false once a stop is requested while
   /// the event is not set. The stop request wakes this waiter promptly, from the thread
   /// that calls request_stop(). A token that can never stop waits as wait() does.
-  bool wait(std::stop_token stop, const WaitOptions& options = {}) noexcept {
+  [[nodiscard]] bool wait(std::stop_token stop, const WaitOptions& options = {}) noexcept {
     const std::uint32_t seen = word_.load(std::memory_order_acquire);  // pairs with set()
     if (seen & kSet) return true;
     if (!stop.stop_possible()) {
@@ -230,34 +278,9 @@ class BasicEvent : private detail::EventWord<!detail::process_shared<Wait>> {
   friend struct detail::EventAccess;
   using Word::word_;
 
-  // Cancelling a parked wait(std::stop_token) without a lost wake. The callback cannot
-  // change the word instead: every bit of it means something to set() and to the other
-  // waiters, and a bit it flipped (kParked) could be flipped back by another waiter
-  // before ours compares the word and sleeps. So the waiter and its callback share two
-  // flags and make a Dekker pair of them (all four accesses seq_cst):
-  //   waiter:   may_sleep = true;  if (stopped) leave;  futex wait;  may_sleep = false
-  //   callback: stopped = true;    while (may_sleep) { wake_all; yield }
-  // Either the waiter sees `stopped` before it sleeps, or the callback sees `may_sleep`
-  // and keeps waking the word until the waiter is out of its futex wait (then it loops
-  // back, and sees `stopped`). The loop lasts as long as the waiter takes to run after
-  // a wake; it wakes the event's other waiters too, who find the word unchanged and
-  // park again. The waiter clears `may_sleep` before it returns, so the stop_callback's
-  // destructor (which waits for a running callback) never waits on the waiter itself.
-  struct StopGate {
-    std::atomic<bool> stopped{false};    // the stop callback has run
-    std::atomic<bool> may_sleep{false};  // the waiter is between its check of `stopped` and the end of its sleep
-  };
-  struct WakeOnStop {
-    StopGate* gate;
-    std::atomic<std::uint32_t>* word;
-    void operator()() const noexcept {
-      gate->stopped.store(true, std::memory_order_seq_cst);  // Dekker pair with the waiter's may_sleep store
-      while (gate->may_sleep.load(std::memory_order_seq_cst)) {  // pairs with the waiter's stores
-        Wait::wake_all(*word);
-        detail::yield_cpu();
-      }
-    }
-  };
+  // How a stop request wakes a parked wait(std::stop_token): detail::StopGate.
+  using StopGate = detail::StopGate;
+  using WakeOnStop = detail::WakeOnStop<Wait>;
 
   bool wait_slow_stoppable(std::uint32_t entry, const std::stop_token& stop, const WaitOptions& options) noexcept {
     const auto released = [entry](std::uint32_t word) { return BasicEvent::released(entry, word); };
@@ -278,11 +301,8 @@ class BasicEvent : private detail::EventWord<!detail::process_shared<Wait>> {
         // acquire: pairs with set(); a set() that came first still counts.
         return released(word_.load(std::memory_order_acquire));
       }
-      // Timed, though there is no deadline: the wake above must end this sleep with the
-      // word unchanged, and backend::BoostAtomic's untimed wait (Boost's atomic wait)
-      // returns only once the word changes; its timed wait returns on a wake, as every
-      // backend's does. A slice that times out just loops.
-      (void)Wait::wait(word_, seen, std::chrono::steady_clock::now() + std::chrono::hours(1));
+      // Timed, though there is no deadline (see detail::StopGate).
+      (void)Wait::wait(word_, seen, std::chrono::steady_clock::now() + detail::kStopSlice);
       gate.may_sleep.store(false, std::memory_order_seq_cst);  // Dekker pair with WakeOnStop's load
       seen = word_.load(std::memory_order_acquire);  // pairs with set()
       if (released(seen)) return true;
@@ -364,14 +384,22 @@ class BasicEvent : private detail::EventWord<!detail::process_shared<Wait>> {
 };
 
 /// Auto-reset event: set() releases exactly one waiter, or, with nobody waiting, stays
-/// set until one thread takes it (try_wait or a wait). Setting a set event does nothing.
-/// One 32-bit word; `Wait` is the wait backend (use fev::AutoResetEvent for the default).
+/// set until one thread takes it (try_wait or a wait). Setting a set event does nothing:
+/// signals do not count up (it is not a semaphore). One 32-bit word.
+///
+/// Waits: wait() until a signal is taken; wait_for()/wait_until() true iff one was taken
+/// before the deadline; wait(std::stop_token) true iff one was taken, false once a stop is
+/// requested (a signal present when it gives up is still taken, and one that comes later
+/// stays for the next waiter: a stop never loses a signal).
 ///
 /// Memory ordering: everything a thread did before set() happens-before everything the
 /// thread that takes that signal (a try_wait() or wait that returned true) does after.
 ///
 /// Destroying an in-process auto-reset event while a thread or a coroutine waits on it
-/// is a fatal error (one line on stderr, then abort).
+/// is a fatal error (one line on stderr that says what to do instead, then abort).
+///
+/// `Wait` is the wait backend (a type from fev::backend); fev::AutoResetEvent has the
+/// default.
 template <class Wait>
 class BasicAutoResetEvent : private detail::AutoResetWord<!detail::process_shared<Wait>> {
   using Word = detail::AutoResetWord<!detail::process_shared<Wait>>;
@@ -402,7 +430,7 @@ class BasicAutoResetEvent : private detail::AutoResetWord<!detail::process_share
   }
 
   /// Takes the signal if present: true iff it took one. Never blocks.
-  bool try_wait() noexcept {
+  [[nodiscard]] bool try_wait() noexcept {
     std::uint32_t seen = word_.load(std::memory_order_relaxed);
     while (seen & kSignaled) {
       // acquire: pairs with set()'s release. relaxed on failure: we re-test the bit.
@@ -422,7 +450,8 @@ class BasicAutoResetEvent : private detail::AutoResetWord<!detail::process_share
   /// Blocks until it takes a signal (true) or `timeout` has passed (false). A timeout of
   /// zero or below is try_wait().
   template <class Rep, class Period>
-  bool wait_for(const std::chrono::duration<Rep, Period>& timeout, const WaitOptions& options = {}) noexcept {
+  [[nodiscard]] bool wait_for(const std::chrono::duration<Rep, Period>& timeout,
+                              const WaitOptions& options = {}) noexcept {
     if (try_wait()) return true;
     if (timeout <= timeout.zero()) return false;
     return wait_slow(detail::deadline_after(timeout), options);
@@ -430,9 +459,32 @@ class BasicAutoResetEvent : private detail::AutoResetWord<!detail::process_share
 
   /// As wait_for(), until a time point of steady_clock or system_clock (converted once).
   template <class Clock, class Duration>
-  bool wait_until(const std::chrono::time_point<Clock, Duration>& when, const WaitOptions& options = {}) noexcept {
+  [[nodiscard]] bool wait_until(const std::chrono::time_point<Clock, Duration>& when,
+                                const WaitOptions& options = {}) noexcept {
     if (try_wait()) return true;
     return wait_slow(detail::to_deadline(when), options);
+  }
+
+  /// Blocks until it takes a signal (true) or a stop is requested on `stop` (false; no
+  /// signal taken). A signal present when the wait ends is taken, stop requested or not
+  /// (true); a signal that comes after the wait gave up stays for the next waiter, as
+  /// if this one had never waited. The stop request wakes this waiter promptly, from the
+  /// thread that calls request_stop() (which briefly wakes the event's other parked
+  /// waiters too; they find no signal and park again). A token that can never stop
+  /// waits as wait() does.
+  [[nodiscard]] bool wait(std::stop_token stop, const WaitOptions& options = {}) noexcept {
+    if (try_wait()) return true;
+    if (!stop.stop_possible()) {
+      (void)wait_slow(Deadline::max(), options);
+      return true;
+    }
+    bool taken = false;
+    if (detail::spin_until([&] { return (taken = try_wait()) || stop.stop_requested(); }, Deadline::max(),
+                           detail::RingSide::none, options))
+      return taken;
+    StopGate gate;
+    const std::stop_callback wake_on_stop(stop, WakeOnStop{&gate, &word_});
+    return park(Deadline::max(), &gate);
   }
 
   /// The underlying word, for backends and tools that wait on several events at once.
@@ -440,6 +492,9 @@ class BasicAutoResetEvent : private detail::AutoResetWord<!detail::process_share
 
  private:
   friend struct detail::AutoResetEventAccess;
+  // How a stop request wakes a parked wait(std::stop_token): detail::StopGate.
+  using StopGate = detail::StopGate;
+  using WakeOnStop = detail::WakeOnStop<Wait>;
   using Word::word_;
 
   // Word layout and invariants:
@@ -455,6 +510,13 @@ class BasicAutoResetEvent : private detail::AutoResetWord<!detail::process_share
   bool wait_slow(Deadline deadline, const WaitOptions& options) noexcept {
     if (deadline != Deadline::max() && std::chrono::steady_clock::now() >= deadline) return false;
     if (detail::spin_until([this] { return try_wait(); }, deadline, detail::RingSide::none, options)) return true;
+    return park(deadline, nullptr);
+  }
+
+  // Registers, sleeps until a signal comes (true), the deadline passes or, with a `gate`
+  // (wait(std::stop_token); the deadline is then max), a stop is requested (false), and
+  // unregisters. A signal present when it unregisters is taken (true).
+  bool park(Deadline deadline, StopGate* gate) noexcept {
     std::uint32_t seen = word_.load(std::memory_order_relaxed);
     for (;;) {
       if (seen & kSignaled) {
@@ -474,8 +536,23 @@ class BasicAutoResetEvent : private detail::AutoResetWord<!detail::process_share
       // every such wake let two waiters retry in lockstep for ever (a livelock found
       // by model/auto_reset_event.pml). Leave only with the signal or at the deadline.
       WaitResult result = WaitResult::woken;
+      bool stopped = false;
       do {
-        result = Wait::wait(word_, seen, deadline);
+        if (gate == nullptr) {
+          result = Wait::wait(word_, seen, deadline);
+        } else {
+          gate->may_sleep.store(true, std::memory_order_seq_cst);  // Dekker pair with WakeOnStop
+          if (gate->stopped.load(std::memory_order_seq_cst)) {
+            // relaxed: the callback only needs to see it eventually; nothing is published.
+            gate->may_sleep.store(false, std::memory_order_relaxed);
+            stopped = true;
+            break;
+          }
+          // Timed, though there is no deadline (see detail::StopGate); a slice that
+          // times out just loops.
+          (void)Wait::wait(word_, seen, std::chrono::steady_clock::now() + detail::kStopSlice);
+          gate->may_sleep.store(false, std::memory_order_seq_cst);  // Dekker pair with WakeOnStop's load
+        }
         seen = word_.load(std::memory_order_relaxed);
       } while (!(seen & kSignaled) && result != WaitResult::timeout);
       // Unregister, taking the signal in the same RMW if it is there.
@@ -488,22 +565,60 @@ class BasicAutoResetEvent : private detail::AutoResetWord<!detail::process_share
       } while (!word_.compare_exchange_weak(seen, desired, std::memory_order_acquire,
                                             std::memory_order_relaxed));
       if (taken) return true;
-      if (result == WaitResult::timeout) return false;
+      // Stopped with no signal here: a set() after our unregistering counts the waiters
+      // without us and wakes one of them, so its signal is not lost.
+      if (stopped || result == WaitResult::timeout) return false;
       // Another thread took the signal between our load and our CAS: register again.
       seen = desired;
     }
   }
 };
 
-/// The manual-reset event of the public contract (see BasicEvent), on the wait backend
-/// this library was built with (fev::DefaultWait). Four bytes.
+/// The manual-reset event (Python's threading.Event), on the wait backend this library
+/// was built with (fev::DefaultWait). Four bytes. Every member is BasicEvent's; the
+/// contract follows the example.
+///
+/// \code
+/// #include <fev/event.hpp>
+///
+/// fev::Event start;                             // not set
+/// std::vector<std::jthread> workers;
+/// for (int i = 0; i < 4; ++i)
+///   workers.emplace_back([&](std::stop_token stop) {
+///     if (!start.wait(stop)) return;            // false: stopped before start.set()
+///     run_part(i);
+///   });
+/// prepare();                                    // everything done here is visible to the
+/// start.set();                                  // workers once their wait returns true
+///
+/// if (!done.wait_for(std::chrono::seconds(5)))  // true iff set; false after 5 s
+///   report_slow();
+/// \endcode
+///
+/// \copydetails fev::BasicEvent
 class Event : public BasicEvent<DefaultWait> {
  public:
   using BasicEvent<DefaultWait>::BasicEvent;
 };
 
-/// The auto-reset event of the public contract (see BasicAutoResetEvent), on the wait
-/// backend this library was built with (fev::DefaultWait). Four bytes.
+/// The auto-reset event: each set() lets exactly one wait through. On the wait backend
+/// this library was built with (fev::DefaultWait); four bytes. Every member is
+/// BasicAutoResetEvent's; the contract follows the example.
+///
+/// \code
+/// #include <fev/event.hpp>
+///
+/// fev::AutoResetEvent work_ready;
+/// std::jthread worker([&](std::stop_token stop) {
+///   while (work_ready.wait(stop))  // true: took one signal; false: stop requested
+///     drain_my_queue();            // take everything queued: several set()s may have
+/// });                              // left only one signal
+/// enqueue(item);
+/// work_ready.set();                // wakes one waiter, or stays set for the next one
+/// worker.request_stop();           // the parked wait returns false, the thread ends
+/// \endcode
+///
+/// \copydetails fev::BasicAutoResetEvent
 class AutoResetEvent : public BasicAutoResetEvent<DefaultWait> {
  public:
   using BasicAutoResetEvent<DefaultWait>::BasicAutoResetEvent;

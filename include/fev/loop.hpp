@@ -2,36 +2,11 @@
 // fev/loop.hpp — a small io_uring event loop whose C++20 coroutines wait on the same
 // fev::Event and fev::Ring that plain threads use (Linux, liburing).
 //
-//   fev::Loop loop;
-//   loop.spawn([](fev::Loop& loop, fev::Ring<int>& work) -> fev::Task<> {
-//     while (auto item = co_await fev::async_pop(loop, work)) handle(*item);  // until closed
-//   }(loop, work));
-//   loop.run();                       // until every spawned task has finished, or stop()
-//
-// What a coroutine can await (all resume on the loop's thread, from the loop itself,
-// never inside the set()/push()/pop() of another thread or coroutine):
-//   async_wait(loop, event[, stop])          -> bool: true iff set (false: stop requested)
-//                                               (an AutoResetEvent: true iff it took a signal)
-//   async_wait_for(loop, event, timeout[, stop]), async_wait_until(loop, event, when[, stop])
-//                                            -> bool: true iff set, false at the deadline
-//   async_pop(loop, ring)                    -> std::optional<T>: nullopt iff closed and drained
-//   async_pop(loop, ring, stop)              -> PopResult<T>: ok + value, closed, or cancelled
-//   async_push(loop, ring, std::move(value)) -> bool: false iff closed (the value not taken)
-//   async_push(loop, ring, std::move(value), stop) -> Status: ok, closed or cancelled
-//   co_await task                            -> another Task's result (it runs inside this one)
-//   async_wait_any(loop, a, b, ...)          -> std::size_t: the lowest index found set, as
-//                                               fev::wait_any (one IORING_OP_FUTEX_WAITV)
-//   async_wait_any(loop, stop, a, b, ...), async_wait_any_for(loop, timeout[, stop], a, ...),
-//   async_wait_any_until(loop, when[, stop], a, ...)
-//                                            -> std::optional<std::size_t>: nullopt at the
-//                                               deadline or on a stop (fev/loop_wait_any.hpp)
-//   async_select(loop[, stop], on_pop(ring, out), on_push(ring, value), on_set(event), ...),
-//   async_select_for(loop, timeout[, stop], ...), async_select_until(loop, when[, stop], ...)
-//                                            -> Selected: exactly one case performed, as
-//                                               fev::select (fev/loop_select.hpp)
-// Where they live: fev::Task in fev/task.hpp, the Event and AutoResetEvent awaitables in
-// fev/loop_event.hpp, the Ring awaitables in fev/loop_ring.hpp (this header includes the
-// three), async_wait_any in fev/loop_wait_any.hpp, async_select in
+// Usage, what a coroutine can await, and the rules for lifetimes and cancellation are
+// on fev::Loop's documentation below and in docs/coroutines.md; what follows is how it
+// works. Where things live: fev::Task in fev/task.hpp, the Event and AutoResetEvent
+// awaitables in fev/loop_event.hpp, the Ring awaitables in fev/loop_ring.hpp (this
+// header includes the three), async_wait_any in fev/loop_wait_any.hpp, async_select in
 // fev/loop_select.hpp; the Loop and its executor here.
 //
 // Threads keep calling Event::set(), Ring::push() and so on as before: nothing changes
@@ -200,10 +175,65 @@ class LoopExecutor {
   Loop* loop_;
 };
 
-/// A single-threaded io_uring event loop that runs Task coroutines; they await fev
-/// Events, AutoResetEvents and Rings through async_wait(), async_pop() and async_push().
-/// Usage, what can be awaited, lifetimes, the fallback path and the memory ordering: the
-/// comment at the top of fev/loop.hpp.
+/// A single-threaded io_uring event loop (Linux) that runs Task coroutines; they await
+/// the same fev::Event, fev::AutoResetEvent and fev::Ring that plain threads use,
+/// through async_wait(), async_pop() and async_push(). \ref coroutines (docs/coroutines.md)
+/// walks through it with a complete program.
+///
+/// \code
+/// #include <fev/loop.hpp>
+///
+/// fev::Task<> consume(fev::Loop& loop, fev::Ring<int>& work) {
+///   while (std::optional<int> item = co_await fev::async_pop(loop, work))  // nullopt: closed and drained
+///     handle(*item);
+/// }
+///
+/// fev::Loop loop;                    // std::system_error where io_uring is unavailable
+/// fev::Ring<int> work(64);
+/// loop.spawn(consume(loop, work));   // starts on the loop's next turn
+/// std::jthread producer([&] {
+///   for (int i = 0; i < 1000; ++i)
+///     if (!work.push(i)) break;      // threads push as always
+///   work.close();
+/// });
+/// loop.run();                        // until every spawned task has finished, or stop()
+/// \endcode
+///
+/// What a coroutine can await; each resumes on the loop's thread, from the loop itself,
+/// never inside the set(), push() or pop() of another thread or coroutine:
+/// | co_await | returns |
+/// |---|---|
+/// | async_wait(loop, event[, stop]) | bool: true iff set (an AutoResetEvent: took a signal); false: stop requested |
+/// | async_wait_for(loop, event, timeout[, stop]), async_wait_until(loop, event, when[, stop]) | bool: true iff set; false at the deadline or on a stop |
+/// | async_pop(loop, ring) | std::optional<T>: nullopt iff closed and drained |
+/// | async_pop(loop, ring, stop) | PopResult<T>: Status::ok with the value, Status::closed, or Status::cancelled |
+/// | async_push(loop, ring, std::move(value)) | bool: false iff closed (the value not taken) |
+/// | async_push(loop, ring, std::move(value), stop) | Status: ok, closed or cancelled |
+/// | async_wait_any(loop, a, b, ...) | std::size_t: the lowest index found set |
+/// | async_wait_any(loop, stop, a, ...), async_wait_any_for(loop, timeout[, stop], a, ...), async_wait_any_until(loop, when[, stop], a, ...) | std::optional<std::size_t>: nullopt at the deadline or on a stop |
+/// | async_select(loop[, stop], on_pop(ring, out), on_push(ring, value), on_set(event), ...), async_select_for(loop, timeout[, stop], ...), async_select_until(loop, when[, stop], ...) | Selected: exactly one case performed, as fev::select (fev/loop_select.hpp) |
+/// | another Task | its result, or its exception rethrown |
+///
+/// Rules (details in \ref coroutines and at the top of fev/loop.hpp):
+/// - spawn(), run(), run_until() and every co_await run on the loop's thread; stop() and
+///   request_stop() on a waiter's std::stop_token may come from any thread;
+/// - the Event or Ring awaited must outlive the wait; destroying a Ring, an
+///   AutoResetEvent or an in-process Event while a coroutine waits on it stops the
+///   program with one line on stderr;
+/// - the loop must outlive its tasks' waits: ~Loop cancels every request it has in the
+///   kernel, then destroys the frames of spawned tasks still suspended, each leaving
+///   the object it waited on as a cancelled wait would (a wake it took is passed on);
+/// - a stop request ends only a wait that would have to wait: a cancelled pop took
+///   nothing and a cancelled push kept its value;
+/// - a spawned task that throws writes the exception's what() to stderr and calls
+///   std::terminate(); co_await on a Task rethrows in the awaiting task;
+/// - without futex waits in io_uring (a kernel before 6.7, or FEV_LOOP_FALLBACK=1) every
+///   wait polls every kFallbackPoll instead: correct, slower (futex_waits() tells).
+///
+/// Memory ordering: as for the threads' forms. Everything a thread did before the set()
+/// an async_wait returned true for happens-before the code after that co_await; what a
+/// producer did before pushing a value happens-before the code after the async_pop that
+/// took it.
 class Loop {
  public:
   /// Sets up an io_uring with room for `queue_depth` submissions at once (more are

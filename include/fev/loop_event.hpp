@@ -183,13 +183,14 @@ class AutoResetWaitAwaiter : private ParkedOp {
 /// co_await: true once `event` is set (as Event::wait), false once a stop is requested
 /// on `stop` while it is not. `loop` is the loop that runs the awaiting coroutine.
 template <class Wait>
+[[nodiscard]]
 detail::EventWaitAwaiter<Wait> async_wait(Loop& loop, BasicEvent<Wait>& event, std::stop_token stop = {}) noexcept {
   return {loop, event, Deadline::max(), std::move(stop)};
 }
 /// co_await: as async_wait(), and false once `timeout` has passed (no earlier). A
 /// timeout of zero or below checks once.
 template <class Wait, class Rep, class Period>
-detail::EventWaitAwaiter<Wait> async_wait_for(Loop& loop, BasicEvent<Wait>& event,
+[[nodiscard]] detail::EventWaitAwaiter<Wait> async_wait_for(Loop& loop, BasicEvent<Wait>& event,
                                               const std::chrono::duration<Rep, Period>& timeout,
                                               std::stop_token stop = {}) noexcept {
   // A timeout of zero or below checks once.
@@ -198,7 +199,7 @@ detail::EventWaitAwaiter<Wait> async_wait_for(Loop& loop, BasicEvent<Wait>& even
 }
 /// co_await: as async_wait_for(), until a time point of steady_clock or system_clock.
 template <class Wait, class Clock, class Duration>
-detail::EventWaitAwaiter<Wait> async_wait_until(Loop& loop, BasicEvent<Wait>& event,
+[[nodiscard]] detail::EventWaitAwaiter<Wait> async_wait_until(Loop& loop, BasicEvent<Wait>& event,
                                                 const std::chrono::time_point<Clock, Duration>& when,
                                                 std::stop_token stop = {}) noexcept {
   return {loop, event, detail::to_deadline(when), std::move(stop)};
@@ -207,14 +208,14 @@ detail::EventWaitAwaiter<Wait> async_wait_until(Loop& loop, BasicEvent<Wait>& ev
 /// Auto-reset events: true iff this waiter took a signal (each set() releases one
 /// waiter, thread or coroutine); false once a stop is requested.
 template <class Wait>
-detail::AutoResetWaitAwaiter<Wait> async_wait(Loop& loop, BasicAutoResetEvent<Wait>& event,
+[[nodiscard]] detail::AutoResetWaitAwaiter<Wait> async_wait(Loop& loop, BasicAutoResetEvent<Wait>& event,
                                               std::stop_token stop = {}) noexcept {
   return {loop, event, Deadline::max(), std::move(stop)};
 }
 /// Auto-reset events: true iff this waiter took a signal; false once `timeout` has
 /// passed or a stop is requested. A timeout of zero or below checks once.
 template <class Wait, class Rep, class Period>
-detail::AutoResetWaitAwaiter<Wait> async_wait_for(Loop& loop, BasicAutoResetEvent<Wait>& event,
+[[nodiscard]] detail::AutoResetWaitAwaiter<Wait> async_wait_for(Loop& loop, BasicAutoResetEvent<Wait>& event,
                                                   const std::chrono::duration<Rep, Period>& timeout,
                                                   std::stop_token stop = {}) noexcept {
   return {loop, event, timeout <= timeout.zero() ? Deadline::min() : detail::deadline_after(timeout),
@@ -223,7 +224,7 @@ detail::AutoResetWaitAwaiter<Wait> async_wait_for(Loop& loop, BasicAutoResetEven
 /// Auto-reset events: as async_wait_for(), until a time point of steady_clock or
 /// system_clock.
 template <class Wait, class Clock, class Duration>
-detail::AutoResetWaitAwaiter<Wait> async_wait_until(Loop& loop, BasicAutoResetEvent<Wait>& event,
+[[nodiscard]] detail::AutoResetWaitAwaiter<Wait> async_wait_until(Loop& loop, BasicAutoResetEvent<Wait>& event,
                                                     const std::chrono::time_point<Clock, Duration>& when,
                                                     std::stop_token stop = {}) noexcept {
   return {loop, event, detail::to_deadline(when), std::move(stop)};

@@ -243,13 +243,13 @@ class WithStatus : public Awaiter {
 /// co_await: the next value of `ring` (std::optional<T>); nullopt iff the ring is closed
 /// and drained.
 template <class T, class W, class H>
-detail::RingPopAwaiter<T, W, H> async_pop(Loop& loop, BasicRing<T, W, H>& ring) noexcept {
+[[nodiscard]] detail::RingPopAwaiter<T, W, H> async_pop(Loop& loop, BasicRing<T, W, H>& ring) noexcept {
   return {loop, ring, {}};
 }
 /// co_await: a PopResult<T>: Status::ok and the value, Status::closed (closed and
 /// drained), or Status::cancelled once a stop is requested while it waits (nothing taken).
 template <class T, class W, class H>
-detail::WithStatus<detail::RingPopAwaiter<T, W, H>> async_pop(Loop& loop, BasicRing<T, W, H>& ring,
+[[nodiscard]] detail::WithStatus<detail::RingPopAwaiter<T, W, H>> async_pop(Loop& loop, BasicRing<T, W, H>& ring,
                                                               std::stop_token stop) noexcept {
   return {loop, ring, std::move(stop)};
 }
@@ -257,12 +257,13 @@ detail::WithStatus<detail::RingPopAwaiter<T, W, H>> async_pop(Loop& loop, BasicR
 /// value is then not taken). `value` must live until the co_await completes (a temporary
 /// in the co_await's expression does).
 template <class T, class W, class H>
-detail::RingPushAwaiter<T, W, H> async_push(Loop& loop, BasicRing<T, W, H>& ring, T&& value) noexcept {
+[[nodiscard]] detail::RingPushAwaiter<T, W, H> async_push(Loop& loop, BasicRing<T, W, H>& ring, T&& value) noexcept {
   return {loop, ring, value, {}};
 }
 /// co_await: as async_push() without a token, as a Status: ok, closed, or cancelled once
 /// a stop is requested while it waits (the value is then not taken).
 template <class T, class W, class H>
+[[nodiscard]]
 detail::WithStatus<detail::RingPushAwaiter<T, W, H>> async_push(Loop& loop, BasicRing<T, W, H>& ring, T&& value,
                                                                 std::stop_token stop) noexcept {
   return {loop, ring, value, std::move(stop)};

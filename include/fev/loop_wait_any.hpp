@@ -220,7 +220,7 @@ class WaitAnyIndexAwaiter : public WaitAnyAwaiter<Capacity> {
 /// co_await: the lowest index of `events` that counted as set (see fev/loop_wait_any.hpp).
 template <class... E>
   requires(sizeof...(E) >= 1 && sizeof...(E) <= kMaxWaitMany && (detail::EventLike<E> && ...))
-detail::WaitAnyIndexAwaiter<sizeof...(E)> async_wait_any(Loop& loop, E&... events) noexcept {
+[[nodiscard]] detail::WaitAnyIndexAwaiter<sizeof...(E)> async_wait_any(Loop& loop, E&... events) noexcept {
   return {loop, Deadline::max(), std::stop_token{}, events...};
 }
 
@@ -228,6 +228,7 @@ detail::WaitAnyIndexAwaiter<sizeof...(E)> async_wait_any(Loop& loop, E&... event
 /// event counts as set.
 template <class... E>
   requires(sizeof...(E) >= 1 && sizeof...(E) <= kMaxWaitMany && (detail::EventLike<E> && ...))
+[[nodiscard]]
 detail::WaitAnyAwaiter<sizeof...(E)> async_wait_any(Loop& loop, std::stop_token stop, E&... events) noexcept {
   return {loop, Deadline::max(), std::move(stop), events...};
 }
@@ -236,6 +237,7 @@ detail::WaitAnyAwaiter<sizeof...(E)> async_wait_any(Loop& loop, std::stop_token 
 /// no event counted as set. A timeout of zero or below checks once.
 template <class Rep, class Period, class... E>
   requires(sizeof...(E) >= 1 && sizeof...(E) <= kMaxWaitMany && (detail::EventLike<E> && ...))
+[[nodiscard]]
 detail::WaitAnyAwaiter<sizeof...(E)> async_wait_any_for(Loop& loop, const std::chrono::duration<Rep, Period>& timeout,
                                                         E&... events) noexcept {
   return {loop, detail::many_deadline(timeout), std::stop_token{}, events...};
@@ -244,6 +246,7 @@ detail::WaitAnyAwaiter<sizeof...(E)> async_wait_any_for(Loop& loop, const std::c
 /// co_await: as async_wait_any_for(), and nullopt once a stop is requested on `stop`.
 template <class Rep, class Period, class... E>
   requires(sizeof...(E) >= 1 && sizeof...(E) <= kMaxWaitMany && (detail::EventLike<E> && ...))
+[[nodiscard]]
 detail::WaitAnyAwaiter<sizeof...(E)> async_wait_any_for(Loop& loop, const std::chrono::duration<Rep, Period>& timeout,
                                                         std::stop_token stop, E&... events) noexcept {
   return {loop, detail::many_deadline(timeout), std::move(stop), events...};
@@ -252,7 +255,7 @@ detail::WaitAnyAwaiter<sizeof...(E)> async_wait_any_for(Loop& loop, const std::c
 /// co_await: as async_wait_any_for(), until a time point of steady_clock or system_clock.
 template <class Clock, class Duration, class... E>
   requires(sizeof...(E) >= 1 && sizeof...(E) <= kMaxWaitMany && (detail::EventLike<E> && ...))
-detail::WaitAnyAwaiter<sizeof...(E)> async_wait_any_until(Loop& loop,
+[[nodiscard]] detail::WaitAnyAwaiter<sizeof...(E)> async_wait_any_until(Loop& loop,
                                                           const std::chrono::time_point<Clock, Duration>& when,
                                                           E&... events) noexcept {
   return {loop, detail::to_deadline(when), std::stop_token{}, events...};
@@ -261,7 +264,7 @@ detail::WaitAnyAwaiter<sizeof...(E)> async_wait_any_until(Loop& loop,
 /// co_await: as async_wait_any_until(), and nullopt once a stop is requested on `stop`.
 template <class Clock, class Duration, class... E>
   requires(sizeof...(E) >= 1 && sizeof...(E) <= kMaxWaitMany && (detail::EventLike<E> && ...))
-detail::WaitAnyAwaiter<sizeof...(E)> async_wait_any_until(Loop& loop,
+[[nodiscard]] detail::WaitAnyAwaiter<sizeof...(E)> async_wait_any_until(Loop& loop,
                                                           const std::chrono::time_point<Clock, Duration>& when,
                                                           std::stop_token stop, E&... events) noexcept {
   return {loop, detail::to_deadline(when), std::move(stop), events...};
@@ -273,18 +276,19 @@ detail::WaitAnyAwaiter<sizeof...(E)> async_wait_any_until(Loop& loop,
 
 /// async_wait_any() over a range of event pointers.
 template <detail::EventPointerRange R>
-detail::WaitAnyIndexAwaiter<kMaxWaitMany> async_wait_any(Loop& loop, R&& events) {
+[[nodiscard]] detail::WaitAnyIndexAwaiter<kMaxWaitMany> async_wait_any(Loop& loop, R&& events) {
   return {loop, Deadline::max(), std::stop_token{}, std::forward<R>(events)};
 }
 
 /// async_wait_any(loop, stop, ...) over a range of event pointers.
 template <detail::EventPointerRange R>
-detail::WaitAnyAwaiter<kMaxWaitMany> async_wait_any(Loop& loop, std::stop_token stop, R&& events) {
+[[nodiscard]] detail::WaitAnyAwaiter<kMaxWaitMany> async_wait_any(Loop& loop, std::stop_token stop, R&& events) {
   return {loop, Deadline::max(), std::move(stop), std::forward<R>(events)};
 }
 
 /// async_wait_any_for() over a range of event pointers.
 template <class Rep, class Period, detail::EventPointerRange R>
+[[nodiscard]]
 detail::WaitAnyAwaiter<kMaxWaitMany> async_wait_any_for(Loop& loop, const std::chrono::duration<Rep, Period>& timeout,
                                                         R&& events) {
   return {loop, detail::many_deadline(timeout), std::stop_token{}, std::forward<R>(events)};
@@ -292,6 +296,7 @@ detail::WaitAnyAwaiter<kMaxWaitMany> async_wait_any_for(Loop& loop, const std::c
 
 /// async_wait_any_for(loop, timeout, stop, ...) over a range of event pointers.
 template <class Rep, class Period, detail::EventPointerRange R>
+[[nodiscard]]
 detail::WaitAnyAwaiter<kMaxWaitMany> async_wait_any_for(Loop& loop, const std::chrono::duration<Rep, Period>& timeout,
                                                         std::stop_token stop, R&& events) {
   return {loop, detail::many_deadline(timeout), std::move(stop), std::forward<R>(events)};
@@ -299,7 +304,7 @@ detail::WaitAnyAwaiter<kMaxWaitMany> async_wait_any_for(Loop& loop, const std::c
 
 /// async_wait_any_until() over a range of event pointers.
 template <class Clock, class Duration, detail::EventPointerRange R>
-detail::WaitAnyAwaiter<kMaxWaitMany> async_wait_any_until(Loop& loop,
+[[nodiscard]] detail::WaitAnyAwaiter<kMaxWaitMany> async_wait_any_until(Loop& loop,
                                                           const std::chrono::time_point<Clock, Duration>& when,
                                                           R&& events) {
   return {loop, detail::to_deadline(when), std::stop_token{}, std::forward<R>(events)};
@@ -307,7 +312,7 @@ detail::WaitAnyAwaiter<kMaxWaitMany> async_wait_any_until(Loop& loop,
 
 /// async_wait_any_until(loop, when, stop, ...) over a range of event pointers.
 template <class Clock, class Duration, detail::EventPointerRange R>
-detail::WaitAnyAwaiter<kMaxWaitMany> async_wait_any_until(Loop& loop,
+[[nodiscard]] detail::WaitAnyAwaiter<kMaxWaitMany> async_wait_any_until(Loop& loop,
                                                           const std::chrono::time_point<Clock, Duration>& when,
                                                           std::stop_token stop, R&& events) {
   return {loop, detail::to_deadline(when), std::move(stop), std::forward<R>(events)};

@@ -60,6 +60,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <iosfwd>
 #include <iterator>
 #include <limits>
 #include <memory>
@@ -67,6 +68,7 @@
 #include <optional>
 #include <stdexcept>
 #include <stop_token>
+#include <string_view>
 #include <thread>
 #include <type_traits>
 #include <utility>
@@ -87,6 +89,26 @@ namespace fev {
 /// - `cancelled`: a std::stop_token asked the operation to stop while it waited (only
 ///   the stop_token overloads return it).
 enum class Status { ok, timeout, closed, cancelled };
+
+/// The name of `status` as written in the enum ("ok", "timeout", "closed", "cancelled"),
+/// for logs and test messages; "unknown" for a value outside the enum.
+[[nodiscard]] constexpr std::string_view to_string(Status status) noexcept {
+  switch (status) {
+    case Status::ok: return "ok";
+    case Status::timeout: return "timeout";
+    case Status::closed: return "closed";
+    case Status::cancelled: return "cancelled";
+  }
+  return "unknown";
+}
+
+/// Writes to_string(status) to `out` (GoogleTest prints a Status with it too).
+template <class CharT, class Traits>
+std::basic_ostream<CharT, Traits>& operator<<(std::basic_ostream<CharT, Traits>& out, Status status) {
+  const std::string_view name = to_string(status);
+  for (const char c : name) out.put(out.widen(c));
+  return out;
+}
 
 /// Test hooks for fev's own stress harness; the defaults compile to nothing.
 struct RingHooks {
@@ -111,8 +133,6 @@ struct RingAccess;
 
 /// A bounded multi-producer multi-consumer queue of T that parks a thread only when it
 /// is full (push) or empty (pop). Any capacity from 1 (not only powers of two).
-/// `Wait` is the wait backend (a type from fev::backend); `Hooks` is for fev's own
-/// stress harness. Use fev::Ring<T> for the defaults.
 ///
 /// Guarantees: every value pushed (push/try_push returned true) is popped exactly once;
 /// values from one producer come out in the order it pushed them (a bulk push's values
@@ -148,10 +168,30 @@ struct RingAccess;
 /// a one-line message on stderr and std::abort(). The same holds for caller storage not
 /// aligned to kStorageAlignment.
 ///
+/// What each call returns (every result is [[nodiscard]]: ignoring one loses a value or
+/// an error):
+/// - try_push, try_emplace, try_pop(T&): bool, false when it could not (full, empty,
+///   closed, or spuriously, see below);
+/// - push(v), emplace(args...), pop(T&): bool, false only when the ring is closed (a push)
+///   or closed and drained (a pop). They can neither time out nor be cancelled, so a
+///   bool says all there is;
+/// - the timed forms (push_for, push_until, pop_for(T&, ...), pop_until(T&, ...)) and the
+///   cancellable ones (push(v, stop), pop(T&, stop)): a Status that says which of ok,
+///   closed, timeout or cancelled ended them;
+/// - the std::optional forms (try_pop(), pop(), pop_for(timeout), pop_until(when),
+///   pop(stop)): the value, or nullopt for every way of taking nothing. Use them where
+///   why does not matter (a worker loop that ends on nullopt), the Status forms where it
+///   does;
+/// - the bulk forms (try_push_n, try_pop_n, pop_n): how many values moved.
+/// to_string(Status) names a Status for logs.
+///
 /// Memory ordering: everything a producer did before a successful push happens-before
 /// everything the consumer that pops that value does after the pop; everything a thread
 /// did before close() happens-before everything a thread does after a pop that reported
 /// the ring closed (false, nullopt, Status::closed).
+///
+/// Template parameters: `Wait` is the wait backend (a type from fev::backend); `Hooks` is
+/// for fev's own stress harness. fev::Ring<T> has the defaults.
 template <class T, class Wait = DefaultWait, class Hooks = RingHooks>
 class BasicRing {
   static_assert(std::is_nothrow_move_constructible_v<T>,
@@ -179,7 +219,7 @@ class BasicRing {
       alignof(T) > detail::kSlotAlign ? alignof(T) : detail::kSlotAlign;  // alignof(Slot)
   /// Bytes of slot storage for `capacity`; std::invalid_argument as for the constructor.
   // The product never wraps: checked() refuses every capacity whose size does not fit.
-  static std::size_t storage_bytes(std::size_t capacity) { return checked(capacity) * sizeof(Slot); }
+  [[nodiscard]] static std::size_t storage_bytes(std::size_t capacity) { return checked(capacity) * sizeof(Slot); }
 
   /// Places the slots in caller-provided memory (for example a mapping shared between
   /// processes): `slot_storage` holds storage_bytes(capacity) bytes aligned to
@@ -243,16 +283,16 @@ class BasicRing {
   // need: a false from try_push does not prove the ring full, nor one from try_pop
   // that it is empty. To wait for room or a value, use the blocking or timed forms. ----
   /// Copies `value` in if a slot is ready; false when full or closed (or spuriously).
-  bool try_push(const T& value) { return try_emplace(value); }
+  [[nodiscard]] bool try_push(const T& value) { return try_emplace(value); }
   /// Moves `value` in if a slot is ready; false, leaving `value` as it was, when full or
   /// closed (or spuriously).
-  bool try_push(T&& value) noexcept { return try_emplace(std::move(value)); }
+  [[nodiscard]] bool try_push(T&& value) noexcept { return try_emplace(std::move(value)); }
 
   /// Constructs a T from `args` in a ready slot; false when full or closed (or
   /// spuriously). A T whose construction may throw is built first: if that throws, the
   /// ring is untouched.
   template <class... Args>
-  bool try_emplace(Args&&... args) noexcept(std::is_nothrow_constructible_v<T, Args...>) {
+  [[nodiscard]] bool try_emplace(Args&&... args) noexcept(std::is_nothrow_constructible_v<T, Args...>) {
     if constexpr (std::is_nothrow_constructible_v<T, Args...>) {
       return claim_push([&](void* where) noexcept { ::new (where) T(std::forward<Args>(args)...); }) == Step::done;
     } else {
@@ -264,71 +304,86 @@ class BasicRing {
 
   /// Moves the next value into `out` if one is ready; false when empty or closed and
   /// drained (or spuriously), leaving `out` as it was.
-  bool try_pop(T& out) noexcept { return claim_pop(move_into(out)) == Step::done; }
+  [[nodiscard]] bool try_pop(T& out) noexcept { return claim_pop(move_into(out)) == Step::done; }
 
   // ---- Blocking. push: false iff closed, and then the value is not taken (an rvalue
   // argument is left as it was). pop: false iff closed and drained. ----
   /// Waits for room, then copies `value` in. False iff the ring is closed.
-  bool push(const T& value) {
+  [[nodiscard]] bool push(const T& value) {
     T copy(value);
     return push(std::move(copy));
   }
   /// Waits for room, then moves `value` in. False iff the ring is closed; `value` is then
   /// left as it was.
-  bool push(T&& value) noexcept { return push_until_deadline(value, Deadline::max()) == Status::ok; }
+  [[nodiscard]] bool push(T&& value) noexcept { return push_until_deadline(value, Deadline::max()) == Status::ok; }
   /// Waits for the next value and moves it into `out`. False iff the ring is closed and
   /// drained.
-  bool pop(T& out) noexcept { return pop_until_deadline(out, Deadline::max()) == Status::ok; }
+  [[nodiscard]] bool pop(T& out) noexcept { return pop_until_deadline(out, Deadline::max()) == Status::ok; }
 
   // ---- Timed. A timeout of zero or below tries once. ----
   /// As push(T&&), waiting at most `timeout`: Status::ok, Status::closed, or
   /// Status::timeout (the value was not taken).
   template <class Rep, class Period>
-  Status push_for(T&& value, const std::chrono::duration<Rep, Period>& timeout) noexcept {
+  [[nodiscard]] Status push_for(T&& value, const std::chrono::duration<Rep, Period>& timeout) noexcept {
     return push_until_deadline(value, timeout <= timeout.zero() ? Deadline::min() : detail::deadline_after(timeout));
   }
   /// As push(const T&), waiting at most `timeout` (see push_for(T&&, timeout)).
   template <class Rep, class Period>
-  Status push_for(const T& value, const std::chrono::duration<Rep, Period>& timeout) {
+  [[nodiscard]] Status push_for(const T& value, const std::chrono::duration<Rep, Period>& timeout) {
     T copy(value);
     return push_for(std::move(copy), timeout);
   }
   /// As pop(T&), waiting at most `timeout`: Status::ok, Status::closed (closed and
   /// drained), or Status::timeout (nothing taken).
   template <class Rep, class Period>
-  Status pop_for(T& out, const std::chrono::duration<Rep, Period>& timeout) noexcept {
+  [[nodiscard]] Status pop_for(T& out, const std::chrono::duration<Rep, Period>& timeout) noexcept {
     return pop_until_deadline(out, timeout <= timeout.zero() ? Deadline::min() : detail::deadline_after(timeout));
   }
   /// As push_for(), until a time point of steady_clock or system_clock (converted once).
   template <class Clock, class Duration>
-  Status push_until(T&& value, const std::chrono::time_point<Clock, Duration>& when) noexcept {
+  [[nodiscard]] Status push_until(T&& value, const std::chrono::time_point<Clock, Duration>& when) noexcept {
     return push_until_deadline(value, detail::to_deadline(when));
   }
   /// As push_for(), until a time point of steady_clock or system_clock (converted once).
   template <class Clock, class Duration>
-  Status push_until(const T& value, const std::chrono::time_point<Clock, Duration>& when) {
+  [[nodiscard]] Status push_until(const T& value, const std::chrono::time_point<Clock, Duration>& when) {
     T copy(value);
     return push_until(std::move(copy), when);
   }
   /// As pop_for(), until a time point of steady_clock or system_clock (converted once).
   template <class Clock, class Duration>
-  Status pop_until(T& out, const std::chrono::time_point<Clock, Duration>& when) noexcept {
+  [[nodiscard]] Status pop_until(T& out, const std::chrono::time_point<Clock, Duration>& when) noexcept {
     return pop_until_deadline(out, detail::to_deadline(when));
   }
 
   // ---- Values by std::optional: T needs no default constructor and no assignment. ----
   /// The next value, or nullopt when there is none ready or the ring is closed (to tell
   /// which, see "Closed or empty?" above). Can fail spuriously, as try_pop(T&).
-  std::optional<T> try_pop() noexcept {
+  [[nodiscard]] std::optional<T> try_pop() noexcept {
     std::optional<T> result;
     (void)claim_pop(emplace_into(result));
     return result;
   }
   /// Blocks for the next value; nullopt iff the ring is closed and drained.
-  std::optional<T> pop() noexcept {
-    std::optional<T> result;
-    (void)pop_blocking([&] { return claim_pop(emplace_into(result)); }, Deadline::max(), {});
-    return result;
+  [[nodiscard]] std::optional<T> pop() noexcept { return pop_optional(Deadline::max(), {}); }
+  /// As pop(), waiting at most `timeout`: nullopt when the ring is closed and drained or
+  /// when the timeout passed with nothing taken (pop_for(T&, timeout) tells which). A
+  /// timeout of zero or below tries once.
+  template <class Rep, class Period>
+  [[nodiscard]] std::optional<T> pop_for(const std::chrono::duration<Rep, Period>& timeout) noexcept {
+    return pop_optional(timeout <= timeout.zero() ? Deadline::min() : detail::deadline_after(timeout), {});
+  }
+  /// As pop_for(timeout), until a time point of steady_clock or system_clock (converted
+  /// once).
+  template <class Clock, class Duration>
+  [[nodiscard]] std::optional<T> pop_until(const std::chrono::time_point<Clock, Duration>& when) noexcept {
+    return pop_optional(detail::to_deadline(when), {});
+  }
+  /// As pop(), cancelled by `stop` (see "Cancellation"): nullopt when the ring is closed
+  /// and drained, or once a stop is requested while it would wait (nothing taken;
+  /// pop(T&, std::stop_token) tells which).
+  [[nodiscard]] std::optional<T> pop(std::stop_token stop) noexcept {
+    return pop_optional(Deadline::max(), std::move(stop));
   }
 
   /// Blocking try_emplace: waits for room, then constructs T from `args` in its slot.
@@ -337,7 +392,7 @@ class BasicRing {
   /// turns out closed, that T is destroyed); otherwise `args` are used only once room is
   /// claimed, and are left as they were when this returns false.
   template <class... Args>
-  bool emplace(Args&&... args) noexcept(std::is_nothrow_constructible_v<T, Args...>) {
+  [[nodiscard]] bool emplace(Args&&... args) noexcept(std::is_nothrow_constructible_v<T, Args...>) {
     if constexpr (std::is_nothrow_constructible_v<T, Args...>) {
       const auto construct = [&](void* where) noexcept { ::new (where) T(std::forward<Args>(args)...); };
       return push_blocking([&] { return claim_push(construct); }, Deadline::max(), {}) == Status::ok;
@@ -348,7 +403,7 @@ class BasicRing {
   }
 
   /// Whether no value is inside; approximate under concurrency, like size().
-  bool empty() const noexcept { return size() == 0; }
+  [[nodiscard]] bool empty() const noexcept { return size() == 0; }
 
   // ---- Bulk. One atomic claim for several positions (protocol step 8), one wake of
   // the other side per call. ----
@@ -359,7 +414,7 @@ class BasicRing {
   /// construction from its values must not throw: a claimed slot must be filled.
   /// One atomic claim for all k positions, at most one wake of a consumer.
   template <class It>
-  std::size_t try_push_n(It first, std::size_t n) noexcept {
+  [[nodiscard]] std::size_t try_push_n(It first, std::size_t n) noexcept {
     static_assert(std::input_iterator<It>, "fev::Ring::try_push_n takes an input iterator");
     static_assert(std::is_nothrow_constructible_v<T, std::iter_rvalue_reference_t<It>>,
                   "fev::Ring::try_push_n: T must be nothrow constructible from the iterator's values "
@@ -373,7 +428,7 @@ class BasicRing {
   /// ring is closed and drained. If writing to `out` throws, the exception propagates and
   /// the values this call took but had not written yet are destroyed.
   template <class Out>
-  std::size_t try_pop_n(Out out, std::size_t max) {
+  [[nodiscard]] std::size_t try_pop_n(Out out, std::size_t max) {
     static_assert(std::output_iterator<Out, T>, "fev::Ring::try_pop_n writes T values through `out`");
     PopClaim claim{0, 0};
     if (max == 0 || claim_pop_n(max, claim) != Step::done) return 0;
@@ -383,7 +438,7 @@ class BasicRing {
   /// As try_pop_n, but waits for the first value; then takes up to max - 1 more that
   /// are ready. Returns 0 iff the ring is closed and drained (or max is 0: then at once).
   template <class Out>
-  std::size_t pop_n(Out out, std::size_t max) {
+  [[nodiscard]] std::size_t pop_n(Out out, std::size_t max) {
     static_assert(std::output_iterator<Out, T>, "fev::Ring::pop_n writes T values through `out`");
     PopClaim claim{0, 0};
     if (max == 0 || pop_blocking([&] { return claim_pop_n(max, claim); }, Deadline::max(), {}) != Status::ok)
@@ -401,18 +456,18 @@ class BasicRing {
   /// once a stop is requested while it would wait (the value is then left as it was).
   /// A stop request wakes the parked thread promptly (and, as close() does, briefly
   /// every other thread parked on the same side).
-  Status push(T&& value, std::stop_token stop) noexcept {
+  [[nodiscard]] Status push(T&& value, std::stop_token stop) noexcept {
     const auto construct = move_from(value);
     return push_blocking([&] { return claim_push(construct); }, Deadline::max(), std::move(stop));
   }
   /// As push(T&&, std::stop_token), with a copy of `value`.
-  Status push(const T& value, std::stop_token stop) {
+  [[nodiscard]] Status push(const T& value, std::stop_token stop) {
     T copy(value);
     return push(std::move(copy), std::move(stop));
   }
   /// As pop(T&), cancelled by `stop`: Status::ok, Status::closed (closed and drained),
   /// or Status::cancelled once a stop is requested while it would wait (nothing taken).
-  Status pop(T& out, std::stop_token stop) noexcept {
+  [[nodiscard]] Status pop(T& out, std::stop_token stop) noexcept {
     const auto take = move_into(out);
     return pop_blocking([&] { return claim_pop(take); }, Deadline::max(), std::move(stop));
   }
@@ -443,17 +498,17 @@ class BasicRing {
 
   /// Whether close() has been called. Final: once true, stays true. A caller that sees
   /// true also sees every push claimed before the close.
-  bool closed() const noexcept {
+  [[nodiscard]] bool closed() const noexcept {
     // acquire: pairs with close()'s fetch_or, so a caller that sees "closed" also sees
     // the pushes claimed before it.
     return (tail_.load(std::memory_order_acquire) & kClosed) != 0;
   }
 
   /// The number of slots, as given to the constructor.
-  std::size_t capacity() const noexcept { return capacity_; }
+  [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
 
   /// Values inside (claimed pushes minus claimed pops); approximate under concurrency.
-  std::size_t size() const noexcept {
+  [[nodiscard]] std::size_t size() const noexcept {
     // relaxed: a snapshot for monitoring; it synchronizes with nothing.
     const std::size_t head = head_.load(std::memory_order_relaxed);
     const std::size_t tail = tail_.load(std::memory_order_relaxed) & ~kClosed;
@@ -481,7 +536,7 @@ class BasicRing {
   };
   /// Reads the counters and parking words, each with a relaxed load: a report, not a
   /// consistent state.
-  Snapshot snapshot() const noexcept {
+  [[nodiscard]] Snapshot snapshot() const noexcept {
     // relaxed: a snapshot for reports; it synchronizes with nothing.
     const std::size_t tail = tail_.load(std::memory_order_relaxed);
     const std::uint32_t not_empty = not_empty_.load(std::memory_order_relaxed);
@@ -918,6 +973,13 @@ class BasicRing {
     return pop_blocking([&] { return claim_pop(take); }, deadline, {});
   }
 
+  // The std::optional pops: the value, or nullopt on closed-and-drained, timeout or stop.
+  std::optional<T> pop_optional(Deadline deadline, std::stop_token stop) noexcept {
+    std::optional<T> result;
+    (void)pop_blocking([&] { return claim_pop(emplace_into(result)); }, deadline, std::move(stop));
+    return result;
+  }
+
   // Waits for room until `attempt` (one claim_push or claim_push_n) is not busy.
   template <class Attempt>
   Status push_blocking(Attempt&& attempt, Deadline deadline, std::stop_token stop) noexcept {
@@ -982,8 +1044,35 @@ class BasicRing {
   alignas(detail::kCounterAlign) char end_padding_ = 0;
 };
 
-/// The ring of the public contract (see BasicRing), on the wait backend this library
-/// was built with (fev::DefaultWait).
+/// The bounded multi-producer multi-consumer queue, on the wait backend this library was
+/// built with (fev::DefaultWait). Every member is BasicRing's; the contract follows.
+///
+/// \code
+/// #include <fev/ring.hpp>
+///
+/// fev::Ring<std::unique_ptr<Job>> jobs(64);         // any capacity >= 1
+/// std::jthread worker([&] {
+///   while (std::optional<std::unique_ptr<Job>> job = jobs.pop())  // nullopt once closed and drained
+///     (*job)->run();
+/// });
+/// for (int i = 0; i < 100; ++i)
+///   if (!jobs.push(std::make_unique<Job>(i))) break;  // false only when closed
+/// jobs.close();                                     // the worker takes what is left, then ends
+/// \endcode
+///
+/// A consumer with a deadline, and one that must know why it got nothing:
+/// \code
+/// if (auto job = jobs.pop_for(std::chrono::milliseconds(5))) (*job)->run();  // nullopt: timeout or closed
+///
+/// std::unique_ptr<Job> job;
+/// switch (jobs.pop_for(job, std::chrono::milliseconds(5))) {
+///   case fev::Status::ok: job->run(); break;
+///   case fev::Status::timeout: break;                 // nothing yet
+///   default: return;                                  // closed and drained
+/// }
+/// \endcode
+///
+/// \copydetails fev::BasicRing
 template <class T>
 class Ring : public BasicRing<T, DefaultWait, RingHooks> {
  public:

@@ -78,13 +78,53 @@
 
 namespace fev {
 
-/// An Event that works between processes: BasicEvent on backend::FutexShared, placed in
-/// a SharedRegion with construct_shared(). What a dying peer leaves behind: the comment at
-/// the top of fev/shared.hpp.
+/// An Event that works between processes (Linux): BasicEvent on backend::FutexShared,
+/// placed in a SharedRegion with construct_shared(). The contract is fev::Event's
+/// (BasicEvent), across processes that map the region at any address. A peer may die at
+/// any instruction: the event keeps working for the survivors (a wake a dead setter owed
+/// is made by the next set()), but only a timed wait notices that a peer is gone.
+///
+/// \code
+/// #include <fev/shared.hpp>
+///
+/// fev::SharedRegion region = fev::SharedRegion::create(1 << 20);  // memfd + mmap, MAP_SHARED
+/// fev::SharedEvent* ready = fev::construct_shared<fev::SharedEvent>(region);
+/// if (fork() == 0) {                                              // the child inherits the mapping
+///   _exit(ready->wait_for(std::chrono::seconds(5)) ? 0 : 1);
+/// }
+/// ready->set();                                                   // wakes the child
+/// \endcode
+///
+/// Not a fork? Pass region.fd() to the other process (SCM_RIGHTS, pidfd_getfd) and map it
+/// there with SharedRegion::map(fd). What a dying peer leaves behind, window by window:
+/// the comment at the top of fev/shared.hpp.
 using SharedEvent = BasicEvent<backend::FutexShared>;
 
-/// A Ring that works between processes: BasicRing on backend::FutexShared, made with
-/// construct_shared_ring() (T trivially copyable).
+/// A bounded MPMC Ring that works between processes (Linux): BasicRing on
+/// backend::FutexShared, with the ring and its slots inside a SharedRegion, made with
+/// construct_shared_ring(). T must be trivially copyable (a value is bytes both processes
+/// can read). The contract is fev::Ring's (BasicRing): every value pushed is popped
+/// exactly once, per-producer FIFO, close() and the timed and cancellable forms, across
+/// processes.
+///
+/// \code
+/// #include <fev/shared.hpp>
+///
+/// struct Message { int id; char text[56]; };                    // trivially copyable
+/// fev::SharedRegion region = fev::SharedRegion::create(1 << 20);
+/// fev::SharedRing<Message>* ring = fev::construct_shared_ring<Message>(region, 256);
+/// if (fork() == 0) {
+///   while (std::optional<Message> m = ring->pop_for(std::chrono::seconds(1))) handle(*m);
+///   _exit(0);                                                   // nullopt: closed and drained, or a quiet second
+/// }
+/// if (!ring->push(Message{1, "hello"})) report("closed");
+/// ring->close();
+/// \endcode
+///
+/// A peer that dies between claiming a slot and publishing it leaves that position
+/// claimed for ever: pops then end with Status::timeout at their deadline. Wait with a
+/// timeout (pop_for, push_for) wherever a peer may die; the other windows and what they
+/// leave behind: the comment at the top of fev/shared.hpp.
 template <class T>
 using SharedRing = BasicRing<T, backend::FutexShared, RingHooks>;
 
@@ -101,17 +141,17 @@ class SharedRegion {
   /// to whole pages), mapped shared. Share it with children forked after this call (they
   /// inherit the mapping at the same address), or pass fd() to another process
   /// (SCM_RIGHTS, /proc/PID/fd/N), which opens it with map(). std::system_error on failure.
-  static SharedRegion create(std::size_t bytes, const char* name = "fev");
+  [[nodiscard]] static SharedRegion create(std::size_t bytes, const char* name = "fev");
 
   /// A MAP_SHARED | MAP_ANONYMOUS mapping: shared only with children forked after this
   /// call; fd() is -1.
-  static SharedRegion anonymous(std::size_t bytes);
+  [[nodiscard]] static SharedRegion anonymous(std::size_t bytes);
 
   /// Maps a region that SharedRegion::create made, from its descriptor (duplicated; the
   /// caller keeps `fd`). The mapping may land at another address than the creator's:
   /// find the objects with at<T>(offset). std::system_error if mmap fails,
   /// std::invalid_argument if `fd` is not such a region.
-  static SharedRegion map(int fd);
+  [[nodiscard]] static SharedRegion map(int fd);
 
   /// Takes over `other`'s mapping; `other` then maps nothing.
   SharedRegion(SharedRegion&& other) noexcept;
@@ -130,7 +170,7 @@ class SharedRegion {
 
   /// `bytes` of the region aligned to `align` (a power of two, at most the page size),
   /// never handed out before, by this process or any other. std::bad_alloc when full.
-  void* allocate(std::size_t bytes, std::size_t align);
+  [[nodiscard]] void* allocate(std::size_t bytes, std::size_t align);
 
   /// The offset of `where` from the start of the region: the same in every process's
   /// mapping.
@@ -156,7 +196,7 @@ class SharedRegion {
 /// (the region outlives any one process's use of it), hence trivially destructible only.
 /// T must not hold pointers into one process's memory (SharedEvent does not).
 template <class T, class... Args>
-T* construct_shared(SharedRegion& region, Args&&... args) {
+[[nodiscard]] T* construct_shared(SharedRegion& region, Args&&... args) {
   static_assert(std::is_trivially_destructible_v<T>,
                 "objects in a SharedRegion are never destroyed: use a trivially destructible type");
   return ::new (region.allocate(sizeof(T), alignof(T))) T(std::forward<Args>(args)...);
@@ -174,7 +214,7 @@ T* construct_shared(SharedRegion& region, Args&&... args) {
 /// when the region has no room left. As with Ring, try_push/try_pop can fail while a
 /// peer is between claiming and publishing a slot; use the timed forms to wait.
 template <class T>
-SharedRing<T>* construct_shared_ring(SharedRegion& region, std::size_t capacity) {
+[[nodiscard]] SharedRing<T>* construct_shared_ring(SharedRegion& region, std::size_t capacity) {
   static_assert(std::is_trivially_copyable_v<T>, "a process-shared ring carries trivially copyable values only");
   void* slots = region.allocate(SharedRing<T>::storage_bytes(capacity), SharedRing<T>::kStorageAlignment);
   return ::new (region.allocate(sizeof(SharedRing<T>), alignof(SharedRing<T>))) SharedRing<T>(capacity, slots);

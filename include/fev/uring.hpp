@@ -165,7 +165,7 @@ class UringEventWaiter {
   /// `armed` on success: exactly one CQE will carry `user_data`; pass its result to
   /// complete().
   template <class Wait>
-  UringArm arm(BasicEvent<Wait>& event, std::uint64_t user_data) noexcept {
+  [[nodiscard]] UringArm arm(BasicEvent<Wait>& event, std::uint64_t user_data) noexcept {
     return arm_on(event, user_data, true);
   }
 
@@ -173,7 +173,7 @@ class UringEventWaiter {
   /// call fewer). Correct however late that submit comes: the kernel compares the word
   /// when it arms the request.
   template <class Wait>
-  UringArm prepare(BasicEvent<Wait>& event, std::uint64_t user_data) noexcept {
+  [[nodiscard]] UringArm prepare(BasicEvent<Wait>& event, std::uint64_t user_data) noexcept {
     return arm_on(event, user_data, false);
   }
 
@@ -182,14 +182,14 @@ class UringEventWaiter {
   /// has a CQE of its own, with `cancel_user_data`. When it is this waiter's request,
   /// complete() re-arms it no more: a stale wake whose CQE was already queued when the
   /// cancel went out ends it (`ended`) instead of outliving the cancel.
-  UringArm cancel(std::uint64_t user_data, std::uint64_t cancel_user_data) noexcept;
+  [[nodiscard]] UringArm cancel(std::uint64_t user_data, std::uint64_t cancel_user_data) noexcept;
 
   /// Takes the result of the CQE of this waiter's request and says what it means; see
   /// UringWake. On a stale wake it re-arms (one more SQE, submitted) and says `rearmed`.
-  UringWake complete(std::int32_t res) noexcept { return detail::uring_complete(ring_, request_, res); }
+  [[nodiscard]] UringWake complete(std::int32_t res) noexcept { return detail::uring_complete(ring_, request_, res); }
 
   /// Whether a request is in flight: armed, and its CQE not yet passed to complete().
-  bool in_flight() const noexcept { return request_.in_flight; }
+  [[nodiscard]] bool in_flight() const noexcept { return request_.in_flight; }
 
  private:
   template <class Wait>

@@ -13,7 +13,7 @@
 // word. It returns `timeout` only once `deadline` (std::chrono::steady_clock) has
 // passed. `Deadline::max()` means "no deadline". Wake calls only ever read the word's
 // address, never its contents, so they are safe on memory that a woken thread has
-// already freed (see DESIGN.md, "waking memory that was just freed").
+// already freed (docs/design.md, "Wait backends").
 //
 // Which backends a given libfev.a defines is fixed when it is built; `fev/config.hpp`
 // names them and the default one (`fev::DefaultWait`). Naming a backend that was not

@@ -173,15 +173,16 @@ std::size_t wait_any(E&... events) noexcept {
 /// counted as set. A timeout of zero or below checks once.
 template <class Rep, class Period, class... E>
   requires(sizeof...(E) >= 1 && (detail::EventLike<E> && ...))
-std::optional<std::size_t> wait_any_for(const std::chrono::duration<Rep, Period>& timeout, E&... events) noexcept {
+[[nodiscard]] std::optional<std::size_t> wait_any_for(const std::chrono::duration<Rep, Period>& timeout,
+                                                       E&... events) noexcept {
   return detail::as_index(detail::wait_pack(false, detail::many_deadline(timeout), events...));
 }
 
 /// As wait_any_for(), until a time point of steady_clock or system_clock.
 template <class Clock, class Duration, class... E>
   requires(sizeof...(E) >= 1 && (detail::EventLike<E> && ...))
-std::optional<std::size_t> wait_any_until(const std::chrono::time_point<Clock, Duration>& when,
-                                          E&... events) noexcept {
+[[nodiscard]] std::optional<std::size_t> wait_any_until(const std::chrono::time_point<Clock, Duration>& when,
+                                                         E&... events) noexcept {
   return detail::as_index(detail::wait_pack(false, detail::to_deadline(when), events...));
 }
 
@@ -197,14 +198,14 @@ void wait_all(E&... events) noexcept {
 /// has not counted as set. A timeout of zero or below checks once.
 template <class Rep, class Period, class... E>
   requires(sizeof...(E) >= 1 && (detail::EventLike<E> && ...))
-bool wait_all_for(const std::chrono::duration<Rep, Period>& timeout, E&... events) noexcept {
+[[nodiscard]] bool wait_all_for(const std::chrono::duration<Rep, Period>& timeout, E&... events) noexcept {
   return detail::wait_pack(true, detail::many_deadline(timeout), events...) != detail::kNoIndex;
 }
 
 /// As wait_all_for(), until a time point of steady_clock or system_clock.
 template <class Clock, class Duration, class... E>
   requires(sizeof...(E) >= 1 && (detail::EventLike<E> && ...))
-bool wait_all_until(const std::chrono::time_point<Clock, Duration>& when, E&... events) noexcept {
+[[nodiscard]] bool wait_all_until(const std::chrono::time_point<Clock, Duration>& when, E&... events) noexcept {
   return detail::wait_pack(true, detail::to_deadline(when), events...) != detail::kNoIndex;
 }
 
@@ -221,13 +222,14 @@ std::size_t wait_any(R&& events) {
 
 /// wait_any_for() over a range of event pointers (see wait_any(R&&)).
 template <class Rep, class Period, detail::EventPointerRange R>
-std::optional<std::size_t> wait_any_for(const std::chrono::duration<Rep, Period>& timeout, R&& events) {
+[[nodiscard]] std::optional<std::size_t> wait_any_for(const std::chrono::duration<Rep, Period>& timeout, R&& events) {
   return detail::as_index(detail::wait_range(false, detail::many_deadline(timeout), std::forward<R>(events)));
 }
 
 /// wait_any_until() over a range of event pointers (see wait_any(R&&)).
 template <class Clock, class Duration, detail::EventPointerRange R>
-std::optional<std::size_t> wait_any_until(const std::chrono::time_point<Clock, Duration>& when, R&& events) {
+[[nodiscard]] std::optional<std::size_t> wait_any_until(const std::chrono::time_point<Clock, Duration>& when,
+                                                         R&& events) {
   return detail::as_index(detail::wait_range(false, detail::to_deadline(when), std::forward<R>(events)));
 }
 
@@ -240,13 +242,13 @@ void wait_all(R&& events) {
 
 /// wait_all_for() over a range of event pointers (see wait_all(R&&)).
 template <class Rep, class Period, detail::EventPointerRange R>
-bool wait_all_for(const std::chrono::duration<Rep, Period>& timeout, R&& events) {
+[[nodiscard]] bool wait_all_for(const std::chrono::duration<Rep, Period>& timeout, R&& events) {
   return detail::wait_range(true, detail::many_deadline(timeout), std::forward<R>(events)) != detail::kNoIndex;
 }
 
 /// wait_all_until() over a range of event pointers (see wait_all(R&&)).
 template <class Clock, class Duration, detail::EventPointerRange R>
-bool wait_all_until(const std::chrono::time_point<Clock, Duration>& when, R&& events) {
+[[nodiscard]] bool wait_all_until(const std::chrono::time_point<Clock, Duration>& when, R&& events) {
   return detail::wait_range(true, detail::to_deadline(when), std::forward<R>(events)) != detail::kNoIndex;
 }
 
