@@ -309,8 +309,11 @@ struct Runner {
   // `iterations`: for the random scheduler (the context-bound one searches every schedule
   // with at most one preemption, however many that is). `must_park`: fail unless some
   // iteration parked a thread (the scenario is meant to explore the park/wake protocol).
+  // `spurious_wakes`: per thread and iteration under the random scheduler (0: a lost
+  // wake is always a deadlock, never rescued by a spurious return).
   template <class Scenario>
-  void run(const char* name, rl::scheduler_type_e scheduler, unsigned long long iterations, bool must_park) {
+  void run(const char* name, rl::scheduler_type_e scheduler, unsigned long long iterations, bool must_park,
+           int spurious_wakes = 2) {
     const char* scheduler_name = scheduler == rl::sched_random ? "random" : "bound";
     char full_name[160];
     std::snprintf(full_name, sizeof full_name, "%s-%s", name, scheduler_name);
@@ -319,7 +322,7 @@ struct Runner {
     params.search_type = scheduler;
     params.iteration_count = iterations * iterations_scale;
     if (scheduler == rl::sched_bound) params.context_bound = 1;
-    spurious_per_thread = scheduler == rl::sched_bound ? 0 : 2;
+    spurious_per_thread = scheduler == rl::sched_bound ? 0 : spurious_wakes;
     rl::ostringstream report;
     params.output_stream = &report;
     params.progress_stream = &report;
