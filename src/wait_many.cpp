@@ -29,22 +29,6 @@
 namespace fev::detail {
 namespace {
 
-// relaxed for both: switches, read once per call; they publish no other data.
-std::atomic<bool> waitv_forced_off{false};
-enum : int { kWaitvUnknown, kWaitvYes, kWaitvNo };
-std::atomic<int> waitv_state{kWaitvUnknown};
-
-bool waitv_usable() noexcept {
-  if (waitv_forced_off.load(std::memory_order_relaxed)) return false;
-  int state = waitv_state.load(std::memory_order_relaxed);
-  if (state == kWaitvUnknown) {
-    // Racing first calls may probe twice; both store the same answer.
-    state = futex_waitv_probe() ? kWaitvYes : kWaitvNo;
-    waitv_state.store(state, std::memory_order_relaxed);
-  }
-  return state == kWaitvYes;
-}
-
 // The slow path's timed slices: short at first (a set() of an event it is not parked
 // on is noticed soon), then longer (fewer wake-ups while nothing happens).
 constexpr std::chrono::microseconds kFirstSlice{50};
@@ -95,7 +79,7 @@ class Waiter {
       words[k] = words_[i];
     }
     if (waitv_sleep(words, expected, pending_count_, shared, deadline) == WaitvResult::unsupported) {
-      waitv_state.store(kWaitvNo, std::memory_order_relaxed);
+      note_waitv_unsupported();
       return false;
     }
     return true;
@@ -129,10 +113,6 @@ bool passed(Deadline deadline) noexcept {
 
 }  // namespace
 
-void force_waitv_fallback(bool on) noexcept { waitv_forced_off.store(on, std::memory_order_relaxed); }
-
-bool futex_waitv_live() noexcept { return waitv_usable(); }
-
 std::size_t wait_many(std::atomic<std::uint32_t>* const* words, std::size_t count, bool all, Deadline deadline,
                       ManyKind kind, WaitOneFn wait_one) noexcept {
   static_assert(kMaxWaitMany <= 256, "pending indices are stored in 8 bits");
@@ -140,7 +120,7 @@ std::size_t wait_many(std::atomic<std::uint32_t>* const* words, std::size_t coun
   if (waiter.scan(false)) return waiter.result();
   if (passed(deadline)) return kNoIndex;
   if (spin_until([&] { return waiter.scan(true); }, deadline)) return waiter.result();
-  bool fast = kind != ManyKind::other && waitv_usable();
+  bool fast = kind != ManyKind::other && futex_waitv_live();
   for (;;) {
     if (fast) {
       fast = waiter.park_all(kind == ManyKind::futex_shared, deadline);

@@ -27,4 +27,8 @@ WaitvResult waitv_sleep(std::atomic<std::uint32_t>* const* words, const std::uin
 // One harmless call that tells whether the running kernel has futex_waitv.
 bool futex_waitv_probe() noexcept;
 
+// A waitv_sleep answered `unsupported` (a seccomp filter, say): later calls take the
+// one-word-at-a-time path (src/waitv_live.cpp, with futex_waitv_live()).
+void note_waitv_unsupported() noexcept;
+
 }  // namespace fev::detail

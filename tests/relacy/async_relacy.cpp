@@ -27,10 +27,10 @@ struct FlagExecutor {
   }
 };
 
-// One co_await fev::async_wait(executor, event) on this thread; returns its result.
-bool co_await_event(Event& event, std::atomic<int>& scheduled) {
+// One co_await fev::async_wait(executor, event[, stop]) on this thread; returns its result.
+bool co_await_event(Event& event, std::atomic<int>& scheduled, std::stop_token stop = {}) {
   FlagExecutor executor{&scheduled};
-  auto awaiter = fev::async_wait(executor, event);
+  auto awaiter = fev::async_wait(executor, event, std::move(stop));
   if (!awaiter.await_ready() && awaiter.await_suspend(std::noop_coroutine())) {
     // Suspended: wait for the executor to run the coroutine. acquire: pairs with
     // schedule()'s release.
@@ -106,6 +106,46 @@ struct CoroutineBesideParkedThread : rl::test_suite<CoroutineBesideParkedThread,
   }
 };
 
+// co_await with a stop token, racing set() and request_stop(): the coroutine is resumed
+// exactly once; true means a set() released it (its data is visible), false that the
+// stop came while the event was unset. A stop may cancel the node first and a set()
+// come after: the resumed coroutine's re-read of the word then counts it.
+struct StopRacesSet : rl::test_suite<StopRacesSet, 3> {
+  relacy_fev::Globals globals;
+  Event event;
+  std::stop_source source;
+  rl::var<int> data;
+  std::atomic<int> scheduled{0};
+  void before() { data($) = 0; }
+  void thread(unsigned index) {
+    if (index == 0) {
+      data($) = 1;
+      event.set();
+    } else if (index == 1) {
+      source.request_stop();
+    } else if (co_await_event(event, scheduled, source.get_token())) {
+      RL_ASSERT(data($) == 1);
+    } else {
+      RL_ASSERT(source.stop_requested());
+    }
+  }
+};
+
+// A stop with no set(): the suspended coroutine is resumed once, by the stop, with false.
+struct StopResumesCoroutine : rl::test_suite<StopResumesCoroutine, 2> {
+  relacy_fev::Globals globals;
+  Event event;
+  std::stop_source source;
+  std::atomic<int> scheduled{0};
+  void thread(unsigned index) {
+    if (index == 0) {
+      source.request_stop();
+    } else {
+      RL_ASSERT(!co_await_event(event, scheduled, source.get_token()));
+    }
+  }
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -114,5 +154,8 @@ int main(int argc, char** argv) {
   runner.run<TwoCoroutinesPulses>("async-two-coroutines-pulses", rl::sched_random, 20000, false);
   runner.run<CoroutineBesideParkedThread>("async-coroutine-beside-parked-thread", rl::sched_random, 20000, true);
   runner.run<SetWhileCoroutineRegisters>("async-set-while-coroutine-registers", rl::sched_bound, 0, false);
+  runner.run<StopRacesSet>("async-stop-races-set", rl::sched_random, 20000, false);
+  runner.run<StopRacesSet>("async-stop-races-set", rl::sched_bound, 0, false);
+  runner.run<StopResumesCoroutine>("async-stop-resumes-coroutine", rl::sched_random, 20000, false);
   return runner.exit_code();
 }

@@ -15,6 +15,7 @@ namespace {
 using fev::testing::RelacyWait;
 using Event = fev::BasicEvent<RelacyWait>;
 using AutoResetEvent = fev::BasicAutoResetEvent<RelacyWait>;
+using SharedEvent = fev::BasicEvent<fev::testing::RelacySharedWait>;
 constexpr std::uint32_t kParked = fev::detail::EventBits::kParked;
 
 // Waits (by yielding) until a waiter has announced itself parked on `event`.
@@ -161,6 +162,112 @@ struct AutoResetHandoff : rl::test_suite<AutoResetHandoff, 3> {
   void after() { RL_ASSERT(taken($) == 2); }
 };
 
+// wait(std::stop_token) with no set(): the stop request must wake the parked waiter
+// (the Dekker pair of StopGate: either the waiter sees `stopped` before it sleeps, or
+// the callback sees `may_sleep` and wakes it), and the wait returns false.
+struct StopWakesParkedWaiter : rl::test_suite<StopWakesParkedWaiter, 2> {
+  relacy_fev::Globals globals;
+  Event event;
+  std::stop_source source;
+  void thread(unsigned index) {
+    if (index == 0) {
+      source.request_stop();
+    } else {
+      RL_ASSERT(!event.wait(source.get_token()));
+      RL_ASSERT(source.stop_requested());
+    }
+  }
+};
+
+// wait(std::stop_token) racing a set() and a stop request: true means the set() released
+// the waiter (its data is visible), false that the stop came while the event was unset.
+struct StopRacesSet : rl::test_suite<StopRacesSet, 3> {
+  relacy_fev::Globals globals;
+  Event event;
+  std::stop_source source;
+  rl::var<int> data;
+  void before() { data($) = 0; }
+  void thread(unsigned index) {
+    if (index == 0) {
+      data($) = 1;
+      event.set();
+    } else if (index == 1) {
+      source.request_stop();
+    } else if (event.wait(source.get_token())) {
+      RL_ASSERT(data($) == 1);
+    } else {
+      RL_ASSERT(source.stop_requested());
+    }
+  }
+};
+
+// The same on a process-shared word: a set() that finds the parked bit owes a wake
+// (kWakeOwed) and the next set() makes it; pulses beside a stoppable and a plain waiter.
+struct SharedStopRacesPulses : rl::test_suite<SharedStopRacesPulses, 3> {
+  relacy_fev::Globals globals;
+  SharedEvent event;
+  std::stop_source source;
+  rl::var<int> data;
+  void before() { data($) = 0; }
+  void thread(unsigned index) {
+    if (index == 0) {
+      data($) = 1;
+      event.set();
+      event.clear();
+      event.set();
+      source.request_stop();
+    } else if (index == 1) {
+      if (event.wait(source.get_token())) RL_ASSERT(data($) == 1);
+    } else {
+      event.wait();
+      RL_ASSERT(data($) == 1);
+    }
+  }
+};
+
+// AutoResetEvent::wait(std::stop_token) with no set(): the stop wakes the parked waiter.
+struct AutoResetStopWakesParkedWaiter : rl::test_suite<AutoResetStopWakesParkedWaiter, 2> {
+  relacy_fev::Globals globals;
+  AutoResetEvent event;
+  std::stop_source source;
+  void thread(unsigned index) {
+    if (index == 0) {
+      source.request_stop();
+    } else {
+      RL_ASSERT(!event.wait(source.get_token()));
+    }
+  }
+};
+
+// AutoResetEvent::wait(std::stop_token) racing set() and a stop, beside a parked plain
+// waiter: a signal is never lost to the stop. One signal is sent; the stoppable waiter
+// passes it on if it took it, so the plain waiter always ends with it (a signal lost to
+// the stop parks the plain waiter for good), and none is left pending.
+struct AutoResetStopKeepsSignal : rl::test_suite<AutoResetStopKeepsSignal, 4> {
+  relacy_fev::Globals globals;
+  AutoResetEvent event;
+  std::stop_source source;
+  rl::var<int> data;
+  void before() { data($) = 0; }
+  void thread(unsigned index) {
+    if (index == 0) {
+      data($) = 1;
+      event.set();
+    } else if (index == 1) {
+      source.request_stop();
+    } else if (index == 2) {
+      if (event.wait(source.get_token())) {
+        RL_ASSERT(data($) == 1);
+        event.set();
+      }
+    } else {
+      event.wait();
+      RL_ASSERT(data($) == 1);
+    }
+  }
+  void after() { RL_ASSERT(!event.try_wait()); }
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -177,5 +284,15 @@ int main(int argc, char** argv) {
   runner.run<TimedWaitLeaves>("event-timed-wait-leaves", rl::sched_random, 20000, true);
   runner.run<TimedWaitLeaves>("event-timed-wait-leaves", rl::sched_bound, 0, true);
   runner.run<AutoResetHandoff>("auto-reset-handoff", rl::sched_random, 20000, true);
+  // The stop_token overloads: no spurious wakes, so a stop that does not wake its waiter
+  // is a deadlock, never rescued.
+  runner.run<StopWakesParkedWaiter>("event-stop-wakes-parked-waiter", rl::sched_random, 20000, true, 0);
+  runner.run<StopWakesParkedWaiter>("event-stop-wakes-parked-waiter", rl::sched_bound, 0, true);
+  runner.run<StopRacesSet>("event-stop-races-set", rl::sched_random, 20000, true, 0);
+  runner.run<StopRacesSet>("event-stop-races-set", rl::sched_bound, 0, true);
+  runner.run<SharedStopRacesPulses>("event-shared-stop-races-pulses", rl::sched_random, 20000, true, 0);
+  runner.run<AutoResetStopWakesParkedWaiter>("auto-reset-stop-wakes-parked-waiter", rl::sched_random, 20000, true, 0);
+  runner.run<AutoResetStopWakesParkedWaiter>("auto-reset-stop-wakes-parked-waiter", rl::sched_bound, 0, true);
+  runner.run<AutoResetStopKeepsSignal>("auto-reset-stop-keeps-signal", rl::sched_random, 20000, true, 0);
   return runner.exit_code();
 }

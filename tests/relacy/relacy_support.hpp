@@ -3,18 +3,20 @@
 // relacy/relacy_std.hpp (which must be the first include: its fakestd directory turns
 // std::atomic into Relacy's atomics).
 //
-//  - RelacyWait: a wait backend on Relacy's futex model. wait() makes the futex's
-//    compare-and-park one step (and, as futex(2) does, a full fence); Relacy may end a
-//    wait spuriously, and a timed one by a timeout at any moment, which also moves the
-//    virtual clock to the deadline. Every park is counted, so a scenario can prove that
+//  - RelacyWait: a wait backend on Relacy's futex model (RelacySharedWait: the same,
+//    declared process-shared). wait() makes the futex's compare-and-park one step (and,
+//    as futex(2) does, a full fence); Relacy may end a wait spuriously, and a timed one
+//    by a timeout at any moment, which also moves the virtual clock to the deadline (a
+//    deadline ten minutes away or more never passes). Every park is counted, so a scenario can prove that
 //    it explored the park/wake protocol rather than finding its answer before parking.
 //  - A virtual steady_clock: std::chrono::steady_clock::now() is defined here, so the
 //    deadlines fev computes and the `passed(deadline)` checks it makes are the same in
 //    every run of a schedule (Relacy replays a failing schedule and needs that).
 //  - The spin policy (src/spin.cpp) as the process with set_spin_limit(0) has it: every
 //    wait checks once and parks. yield_cpu() is Relacy's yield.
-//  - std::stop_token: fakestd's <stop_token> is empty. A token that can never stop,
-//    enough for the overloads that take none.
+//  - std::stop_source, stop_token and stop_callback: fakestd's <stop_token> is empty.
+//    A stand-in with the standard's semantics on Relacy's mutex and atomics, so the
+//    stop_token overloads run under the model too.
 //  - detail::loop_event_waits: a Relacy atomic can only be constructed inside a
 //    simulation, so the global of src/loop_event_waits.cpp is storage here, constructed
 //    per iteration by RelacyGlobals.
@@ -27,19 +29,120 @@
 #include <cstring>
 #include <new>
 #include <string_view>
+#include <utility>
 
-// ---- std::stop_token (fakestd's <stop_token> is empty) ----
+// ---- std::stop_source, stop_token, stop_callback (fakestd's <stop_token> is empty) ----
+// As the standard specifies them, with one stop_source per stop state (not copyable):
+// request_stop() runs the registered callbacks on its own thread; a callback constructed
+// after the request runs in its constructor; a callback's destructor waits for it when
+// it runs on another thread; a request_stop() that returns true synchronizes with a
+// stop_requested() that returns true. The state's lock is a Relacy mutex held while the
+// callbacks run: the same happens-before edges as libstdc++'s (a spinlock on the state,
+// and a semaphore that a destructor waits on for a running callback), and no more.
+namespace relacy_fev {
+struct StopCallbackNode {
+  StopCallbackNode* next = nullptr;
+  StopCallbackNode* prev = nullptr;
+  bool linked = false;
+  void (*invoke)(StopCallbackNode&) noexcept = nullptr;
+};
+struct StopState {
+  rl::mutex lock;
+  std::atomic<bool> requested{false};
+  StopCallbackNode* callbacks = nullptr;  // guarded by `lock`
+
+  void unlink(StopCallbackNode& node) noexcept {
+    if (node.prev != nullptr) {
+      node.prev->next = node.next;
+    } else {
+      callbacks = node.next;
+    }
+    if (node.next != nullptr) node.next->prev = node.prev;
+    node.next = node.prev = nullptr;
+    node.linked = false;
+  }
+};
+}  // namespace relacy_fev
+
 namespace std {
 class stop_token {
  public:
-  bool stop_possible() const noexcept { return false; }
-  bool stop_requested() const noexcept { return false; }
+  stop_token() noexcept = default;
+  bool stop_possible() const noexcept { return state_ != nullptr; }
+  bool stop_requested() const noexcept {
+    // acquire: pairs with request_stop()'s release store.
+    return state_ != nullptr && state_->requested.load(std::memory_order_acquire);
+  }
+
+ private:
+  friend class stop_source;
+  template <class>
+  friend class stop_callback;
+  explicit stop_token(relacy_fev::StopState* state) noexcept : state_(state) {}
+  relacy_fev::StopState* state_ = nullptr;
 };
+
+class stop_source {
+ public:
+  stop_source() = default;
+  stop_source(const stop_source&) = delete;
+  stop_source& operator=(const stop_source&) = delete;
+  stop_token get_token() noexcept { return stop_token(&state_); }
+  bool stop_requested() const noexcept { return state_.requested.load(std::memory_order_acquire); }
+  bool request_stop() noexcept {
+    state_.lock.lock($);
+    if (state_.requested.load(std::memory_order_relaxed)) {
+      state_.lock.unlock($);
+      return false;
+    }
+    // release: pairs with stop_requested()'s acquire.
+    state_.requested.store(true, std::memory_order_release);
+    while (state_.callbacks != nullptr) {
+      relacy_fev::StopCallbackNode& node = *state_.callbacks;
+      state_.unlink(node);
+      node.invoke(node);
+    }
+    state_.lock.unlock($);
+    return true;
+  }
+
+ private:
+  relacy_fev::StopState state_;
+};
+
 template <class Callback>
-class stop_callback {
+class stop_callback : relacy_fev::StopCallbackNode {
  public:
   template <class C>
-  explicit stop_callback(const stop_token&, C&&) noexcept {}
+  explicit stop_callback(const stop_token& token, C&& callback) noexcept
+      : callback_(std::forward<C>(callback)), state_(token.state_) {
+    invoke = &run;
+    if (state_ == nullptr) return;
+    state_->lock.lock($);
+    if (state_->requested.load(std::memory_order_relaxed)) {
+      state_->lock.unlock($);
+      callback_();
+      return;
+    }
+    next = state_->callbacks;
+    if (next != nullptr) next->prev = this;
+    state_->callbacks = this;
+    linked = true;
+    state_->lock.unlock($);
+  }
+  ~stop_callback() {
+    if (state_ == nullptr) return;
+    state_->lock.lock($);  // waits for a callback running on another thread
+    if (linked) state_->unlink(*this);
+    state_->lock.unlock($);
+  }
+  stop_callback(const stop_callback&) = delete;
+  stop_callback& operator=(const stop_callback&) = delete;
+
+ private:
+  static void run(relacy_fev::StopCallbackNode& node) noexcept { static_cast<stop_callback&>(node).callback_(); }
+  Callback callback_;
+  relacy_fev::StopState* state_;
 };
 template <class Callback>
 stop_callback(stop_token, Callback) -> stop_callback<Callback>;
@@ -79,6 +182,7 @@ namespace fev::testing {
 
 struct RelacyWait {
   static constexpr std::string_view name = "relacy";
+  static constexpr std::chrono::minutes kFarAway{10};
   static WaitResult wait(const std::atomic<std::uint32_t>& word, std::uint32_t expected, Deadline deadline) noexcept {
     auto& w = const_cast<std::atomic<std::uint32_t>&>(word);
     rl::context& c = rl::ctx();
@@ -92,7 +196,9 @@ struct RelacyWait {
       now = w.load(std::memory_order_relaxed);
     }
     if (now != expected) return WaitResult::woken;
-    const bool timed = deadline != Deadline::max();
+    // A deadline far beyond any scenario's (the hour-long slices of a parked
+    // wait(std::stop_token)) never passes: the wake that ends such a sleep must come.
+    const bool timed = deadline != Deadline::max() && deadline.time_since_epoch() - relacy_fev::clock_now < kFarAway;
     int& spurious = relacy_fev::spurious[rl::thread_index() % 64];
     ++relacy_fev::parks;
     const rl::unpark_reason reason = w.wait(c, timed, spurious < relacy_fev::spurious_per_thread, $);
@@ -114,6 +220,13 @@ struct RelacyWait {
     c.atomic_thread_fence_seq_cst();  // as Relacy's futex(FUTEX_WAKE)
     (void)w.wake(c, count, $);
   }
+};
+
+// The same words, declared shared between processes: fev takes its process-shared paths
+// (a set() owes a wake; a ring parker wakes the other side when it could proceed).
+struct RelacySharedWait : RelacyWait {
+  static constexpr std::string_view name = "relacy-shared";
+  static constexpr bool process_shared = true;
 };
 
 }  // namespace fev::testing

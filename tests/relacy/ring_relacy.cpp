@@ -9,11 +9,15 @@
 #include "relacy_support.hpp"
 
 #include "fev/ring.hpp"
+#include "fev/ring_access.hpp"
 
 namespace {
 
 using fev::testing::RelacyWait;
 using Ring = fev::BasicRing<int, RelacyWait>;
+using SharedRing = fev::BasicRing<int, fev::testing::RelacySharedWait>;
+using fev::detail::RingAccess;
+using fev::detail::RingClaim;
 constexpr fev::WaitOptions kPark{.spin = std::chrono::nanoseconds{0}};
 
 // Values 1..kMaxValue; payload[v] is written by v's producer before the push and read
@@ -354,6 +358,183 @@ struct ClosedThenTryOnce : rl::test_suite<ClosedThenTryOnce, 2> {
   }
 };
 
+// Waits (by yielding) until a thread has registered to sleep on `word` or `done` is set.
+void await_sleeper(const std::atomic<std::uint32_t>& word, const std::atomic<bool>& done) {
+  while ((word.load(std::memory_order_relaxed) & RingAccess::kSleepersMask) == 0 &&
+         !done.load(std::memory_order_relaxed))
+    rl::yield(1, $);
+}
+
+// pop(std::stop_token) racing a push and a stop request: the value is popped exactly
+// once, by the stoppable pop or (left in the ring by a cancelled one) afterwards.
+// kLate: the push waits until the consumer registered to sleep (the random scheduler
+// rarely runs it that far ahead of the push otherwise).
+template <bool kLate>
+struct PopStopRacesPush : rl::test_suite<PopStopRacesPush<kLate>, 3> {
+  relacy_fev::Globals globals;
+  Ring ring{1, kPark};
+  Values values;
+  std::stop_source source;
+  std::atomic<bool> consumer_done{false};
+  void before() { values.reset(); }
+  void thread(unsigned index) {
+    if (index == 0) {
+      values.produce(1);
+      if (kLate) await_sleeper(RingAccess::consumers_word(ring), consumer_done);
+      RL_ASSERT(ring.push(1));
+    } else if (index == 1) {
+      source.request_stop();
+    } else {
+      int v = 0;
+      const fev::Status status = ring.pop(v, source.get_token());
+      RL_ASSERT(status == fev::Status::ok || status == fev::Status::cancelled);
+      if (status == fev::Status::ok) values.consume(v);
+      if (status == fev::Status::cancelled) RL_ASSERT(source.stop_requested());
+      consumer_done.store(true, std::memory_order_relaxed);
+    }
+  }
+  void after() {
+    int v = 0;
+    if (ring.try_pop(v)) values.consume(v);
+    values.each_popped_once(1);
+  }
+};
+
+// push(T&&, std::stop_token) on a full ring racing a pop and a stop request: a push that
+// returns ok delivered its value, a cancelled one did not.
+struct PushStopRacesPop : rl::test_suite<PushStopRacesPop, 3> {
+  relacy_fev::Globals globals;
+  Ring ring{1, kPark};
+  Values values;
+  std::stop_source source;
+  std::atomic<int> pushed{0};
+  void before() {
+    values.reset();
+    values.produce(1);
+    RL_ASSERT(ring.try_push(1));
+  }
+  void thread(unsigned index) {
+    if (index == 0) {
+      int v = 0;
+      RL_ASSERT(ring.pop(v));
+      values.consume(v);
+    } else if (index == 1) {
+      source.request_stop();
+    } else {
+      values.produce(2);
+      const fev::Status status = ring.push(2, source.get_token());
+      RL_ASSERT(status == fev::Status::ok || status == fev::Status::cancelled);
+      pushed.store(status == fev::Status::ok ? 1 : 0, std::memory_order_relaxed);
+    }
+  }
+  void after() {
+    int v = 0;
+    while (ring.try_pop(v)) values.consume(v);
+    RL_ASSERT(values.popped[1].load(std::memory_order_relaxed) == 1);
+    RL_ASSERT(values.popped[2].load(std::memory_order_relaxed) == pushed.load(std::memory_order_relaxed));
+  }
+};
+
+// A cancelled pop passes on the wake it took over: one bulk push of two values makes one
+// wake; if the stoppable consumer takes it and is then cancelled, the plain consumer
+// must still be woken (it sleeps beside two values for good otherwise).
+struct CancelledPopRelays : rl::test_suite<CancelledPopRelays, 4> {
+  relacy_fev::Globals globals;
+  Ring ring{2, kPark};
+  Values values;
+  std::stop_source source;
+  void before() { values.reset(); }
+  void thread(unsigned index) {
+    if (index == 0) {
+      int items[2] = {1, 2};
+      values.produce(1);
+      values.produce(2);
+      std::size_t pushed = 0;
+      while (pushed < 2) {
+        pushed += ring.try_push_n(items + pushed, 2 - pushed);
+        if (pushed < 2) rl::yield(1, $);
+      }
+    } else if (index == 1) {
+      source.request_stop();
+    } else if (index == 2) {
+      if (std::optional<int> v = ring.pop(source.get_token())) values.consume(*v);
+    } else {
+      int v = 0;
+      RL_ASSERT(ring.pop(v));
+      values.consume(v);
+    }
+  }
+  void after() {
+    int v = 0;
+    while (ring.try_pop(v)) values.consume(v);
+    values.each_popped_once(2);
+  }
+};
+
+// Process-shared rings: a peer may die between its claim and its wake call. Here a
+// producer claims a push (RingAccess::claim_push: the claim and the publish, no wake)
+// and "dies"; a consumer may be parked on the empty ring already. A live producer that
+// finds the ring full wakes the consumers before it parks (other_can_proceed), or
+// both sides would sleep for good beside the dead producer's value.
+struct SharedDeadProducer : rl::test_suite<SharedDeadProducer, 3> {
+  relacy_fev::Globals globals;
+  SharedRing ring{1, kPark};
+  Values values;
+  void before() { values.reset(); }
+  void thread(unsigned index) {
+    if (index == 0) {
+      values.produce(1);
+      while (RingAccess::claim_push(ring, [](void* slot) noexcept { ::new (slot) int(1); }) != RingClaim::done)
+        rl::yield(1, $);
+    } else if (index == 1) {
+      int v = 0;
+      RL_ASSERT(ring.pop(v));
+      values.consume(v);
+    } else {
+      values.produce(2);
+      RL_ASSERT(ring.push(2));
+    }
+  }
+  void after() {
+    int v = 0;
+    while (ring.try_pop(v)) values.consume(v);
+    values.each_popped_once(2);
+  }
+};
+
+// The other side: a consumer claims a pop of a full ring (freeing the slot, no wake) and
+// "dies"; a producer may be parked on the full ring already. A live consumer that finds
+// the ring empty wakes the producers before it parks.
+struct SharedDeadConsumer : rl::test_suite<SharedDeadConsumer, 3> {
+  relacy_fev::Globals globals;
+  SharedRing ring{1, kPark};
+  Values values;
+  void before() {
+    values.reset();
+    values.produce(1);
+    RL_ASSERT(ring.try_push(1));
+  }
+  void thread(unsigned index) {
+    if (index == 0) {
+      int v = 0;
+      while (RingAccess::claim_pop(ring, [&](int& slot) noexcept { v = slot; }) != RingClaim::done) rl::yield(1, $);
+      values.consume(v);
+    } else if (index == 1) {
+      values.produce(2);
+      RL_ASSERT(ring.push(2));
+    } else {
+      int v = 0;
+      RL_ASSERT(ring.pop(v));
+      values.consume(v);
+    }
+  }
+  void after() {
+    int v = 0;
+    while (ring.try_pop(v)) values.consume(v);
+    values.each_popped_once(2);
+  }
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -371,6 +552,14 @@ int main(int argc, char** argv) {
   runner.run<SlotReuse>("ring-slot-reuse", rl::sched_random, 20000, true);
   runner.run<BulkSlotReuse>("ring-bulk-slot-reuse", rl::sched_random, 20000, true);
   runner.run<ClosedThenTryOnce>("ring-closed-then-try-once", rl::sched_random, 5000, false);
+  // The stop_token overloads and the process-shared paths: no spurious wakes, so a wake
+  // that does not come is a deadlock, never rescued.
+  runner.run<PopStopRacesPush<false>>("ring-pop-stop-races-push", rl::sched_random, 20000, false, 0);
+  runner.run<PopStopRacesPush<true>>("ring-pop-stop-races-late-push", rl::sched_random, 20000, true, 0);
+  runner.run<PushStopRacesPop>("ring-push-stop-races-pop", rl::sched_random, 20000, true, 0);
+  runner.run<CancelledPopRelays>("ring-cancelled-pop-relays", rl::sched_random, 20000, true, 0);
+  runner.run<SharedDeadProducer>("ring-shared-dead-producer", rl::sched_random, 20000, true, 0);
+  runner.run<SharedDeadConsumer>("ring-shared-dead-consumer", rl::sched_random, 20000, true, 0);
   // The context-bound search where it ends within seconds.
   runner.run<RelayChain>("ring-relay-after-bulk-push", rl::sched_bound, 0, true);
   return runner.exit_code();

@@ -8,6 +8,7 @@
 #
 #   tools/ci/relacy.sh                      # build into build-ci-relacy, run everything
 #   tools/ci/relacy.sh --include DIR        # use DIR instead of include/ (tools/ci/mutate-orders)
+#   tools/ci/relacy.sh --src DIR            # and DIR instead of src/ (the out-of-line code compiled in)
 #   tools/ci/relacy.sh --build DIR --scale N --only TEXT --programs "event ring"
 #
 # Relacy is not part of the repository: it is found at $FEV_RELACY_DIR, else at
@@ -17,6 +18,7 @@ set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 relacy="${FEV_RELACY_DIR:-$root/../shared/vendor/relacy}"
 include="$root/include"
+src="$root/src"
 build="$root/build-ci-relacy"
 scale=1
 only=""
@@ -24,6 +26,7 @@ selected=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --include) include="$2"; shift 2 ;;
+    --src) src="$2"; shift 2 ;;
     --build) build="$2"; shift 2 ;;
     --scale) scale="$2"; shift 2 ;;
     --only) only="$2"; shift 2 ;;
@@ -39,7 +42,7 @@ mkdir -p "$build"
 cxx="${CXX:-g++}"
 # -O1: the programs build in about half the time -O2 takes and run nearly as fast.
 flags=(-std=c++20 -O1 -DFEV_RELACY -I"$relacy" -I"$relacy/relacy/fakestd" -I"$root/tests/relacy"
-       -I"$root/tests/relacy/include" -I"$include")
+       -I"$root/tests/relacy/include" -I"$include" -I"$src")
 
 programs=()
 for source in "$root"/tests/relacy/*_relacy.cpp; do
