@@ -51,10 +51,14 @@ struct EventBits {
 // lost wake. The callback cannot change the word instead: every bit of it means
 // something to set() and to the other waiters, and a bit it flipped (an Event's kParked)
 // could be flipped back by another waiter before ours compares the word and sleeps. So
-// the waiter and its callback share two flags and make a Dekker pair of them (all four
-// accesses seq_cst):
+// the waiter and its callback share two flags and make a Dekker pair of them (the four
+// accesses named first, seq_cst):
 //   waiter:   may_sleep = true;  if (stopped) leave;  futex wait;  may_sleep = false
 //   callback: stopped = true;    while (may_sleep) { wake_all; yield }
+// The waiter's `may_sleep = false` is relaxed: a callback that reads it stops waking,
+// and if the waiter then loops to sleep again, its seq_cst `may_sleep = true` comes
+// after that read in the seq_cst order (the read saw an older value), so its seq_cst
+// read of `stopped` comes after the callback's store and sees it.
 // Either the waiter sees `stopped` before it sleeps, or the callback sees `may_sleep`
 // and keeps waking the word until the waiter is out of its futex wait (then it loops
 // back, and sees `stopped`). The loop lasts as long as the waiter takes to run after
@@ -303,7 +307,8 @@ class BasicEvent : private detail::EventWord<!detail::process_shared<Wait>> {
       }
       // Timed, though there is no deadline (see detail::StopGate).
       (void)Wait::wait(word_, seen, std::chrono::steady_clock::now() + detail::kStopSlice);
-      gate.may_sleep.store(false, std::memory_order_seq_cst);  // Dekker pair with WakeOnStop's load
+      // relaxed: nothing rests on when the callback sees this (see detail::StopGate).
+      gate.may_sleep.store(false, std::memory_order_relaxed);
       seen = word_.load(std::memory_order_acquire);  // pairs with set()
       if (released(seen)) return true;
     }
@@ -551,7 +556,8 @@ class BasicAutoResetEvent : private detail::AutoResetWord<!detail::process_share
           // Timed, though there is no deadline (see detail::StopGate); a slice that
           // times out just loops.
           (void)Wait::wait(word_, seen, std::chrono::steady_clock::now() + detail::kStopSlice);
-          gate->may_sleep.store(false, std::memory_order_seq_cst);  // Dekker pair with WakeOnStop's load
+          // relaxed: nothing rests on when the callback sees this (see detail::StopGate).
+          gate->may_sleep.store(false, std::memory_order_relaxed);
         }
         seen = word_.load(std::memory_order_relaxed);
       } while (!(seen & kSignaled) && result != WaitResult::timeout);

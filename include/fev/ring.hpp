@@ -114,9 +114,12 @@ std::basic_ostream<CharT, Traits>& operator<<(std::basic_ostream<CharT, Traits>&
 struct RingHooks {
   /// Called between the atomic steps of every operation (a chaos hook can yield/sleep).
   static void step() noexcept {}
-  /// Whether a push wakes parked consumers. Only the harness's deliberately broken
-  /// variant turns this off, to prove that the harness detects lost wakeups.
-  static constexpr bool kWakeConsumers = true;
+  /// Whether a push, once it published its value, wakes parked consumers; and whether
+  /// a pop, once it freed its slot, wakes parked producers. Only test variants say no:
+  /// the stress harness's deliberately broken one, to prove that it detects lost
+  /// wakeups, and the memory-model check's peer that dies between publish and wake.
+  static constexpr bool wake_consumers() noexcept { return true; }
+  static constexpr bool wake_producers() noexcept { return true; }
 };
 
 namespace detail {
@@ -624,7 +627,7 @@ class BasicRing {
           Hooks::step();
           // release: publishes the value to the pop that acquires this turn.
           slot.turn.store(free_turn + 1, std::memory_order_release);
-          if constexpr (Hooks::kWakeConsumers) {
+          if (Hooks::wake_consumers()) {
             if (notify(not_empty_)) detail::note_woke_ring_side(detail::RingSide::consumers);
           }
           return Step::done;
@@ -684,7 +687,7 @@ class BasicRing {
             // release: publishes the value to the pop that acquires this turn.
             slot.turn.store(2 * lap_of(pos + i) + 1, std::memory_order_release);
           }
-          if constexpr (Hooks::kWakeConsumers) {
+          if (Hooks::wake_consumers()) {
             // one wake; woken consumers relay
             if (notify(not_empty_)) detail::note_woke_ring_side(detail::RingSide::consumers);
           }
@@ -771,7 +774,8 @@ class BasicRing {
       std::size_t next, end;
       ~FreeRemaining() {
         for (; next != end; ++next) ring.free_slot(next);
-        if (ring.notify(ring.not_full_)) detail::note_woke_ring_side(detail::RingSide::producers);
+        if (Hooks::wake_producers() && ring.notify(ring.not_full_))
+          detail::note_woke_ring_side(detail::RingSide::producers);
       }
     } remaining{*this, claim.first, claim.first + claim.count};
     for (; remaining.next != remaining.end; ++remaining.next) {
@@ -800,7 +804,8 @@ class BasicRing {
           Hooks::step();
           // release: our move-out and destruction happen-before the next push here.
           slot.turn.store(full_turn + 1, std::memory_order_release);
-          if (notify(not_full_)) detail::note_woke_ring_side(detail::RingSide::producers);
+          if (Hooks::wake_producers() && notify(not_full_))
+            detail::note_woke_ring_side(detail::RingSide::producers);
           return Step::done;
         }
       } else if (static_cast<std::ptrdiff_t>(turn - full_turn) < 0) {

@@ -452,6 +452,26 @@ struct Runner {
     std::fflush(stdout);
     if (!ok) ++failures;
   }
+  // A twin that must fail under the random scheduler (no spurious wakes): proof that
+  // the scenario it varies reaches the case it is about.
+  template <class Scenario>
+  void must_fail(const char* name, unsigned long long iterations) {
+    char full_name[160];
+    std::snprintf(full_name, sizeof full_name, "%s-must-fail", name);
+    if (only != nullptr && std::strstr(full_name, only) == nullptr) return;
+    rl::test_params params;
+    params.search_type = rl::sched_random;
+    params.iteration_count = iterations * iterations_scale;
+    spurious_per_thread = 0;
+    rl::ostringstream report;
+    params.output_stream = &report;
+    params.progress_stream = &report;
+    const bool failed = !rl::simulate<Scenario>(params);
+    std::printf("relacy-%s: %s (%s after %llu iterations)\n", full_name, failed ? "ok" : "FAILED",
+                failed ? "failed as it must" : "never failed", static_cast<unsigned long long>(params.stop_iteration));
+    std::fflush(stdout);
+    if (!failed) ++failures;
+  }
   int exit_code() const { return failures == 0 ? 0 : 1; }
 };
 }  // namespace relacy_fev

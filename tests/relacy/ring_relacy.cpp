@@ -471,25 +471,39 @@ struct CancelledPopRelays : rl::test_suite<CancelledPopRelays, 4> {
   }
 };
 
+// Thread 0 of the dead-peer scenarios publishes its claim and dies before its wake call.
+struct DiesBeforeWake : fev::RingHooks {
+  static bool wake_consumers() noexcept { return rl::thread_index() != 0; }
+  static bool wake_producers() noexcept { return rl::thread_index() != 0; }
+};
+using DyingPeerRing = fev::BasicRing<int, RelacyWait, DiesBeforeWake>;
+using SharedDyingPeerRing = fev::BasicRing<int, fev::testing::RelacySharedWait, DiesBeforeWake>;
+
 // Process-shared rings: a peer may die between its claim and its wake call. Here a
-// producer claims a push (RingAccess::claim_push: the claim and the publish, no wake)
-// and "dies"; a consumer may be parked on the empty ring already. A live producer that
+// producer claims a push (the claim and the publish; its wake is skipped) once the
+// consumer has registered to sleep on the empty ring, and dies. A live producer that
 // finds the ring full wakes the consumers before it parks (other_can_proceed), or
 // both sides would sleep for good beside the dead producer's value.
-struct SharedDeadProducer : rl::test_suite<SharedDeadProducer, 3> {
+// (With an in-process ring, which skips that wake, some schedule must deadlock: the
+// check that this scenario reaches the dead peer's case.)
+template <class AnyRing>
+struct DeadProducer : rl::test_suite<DeadProducer<AnyRing>, 3> {
   relacy_fev::Globals globals;
-  SharedRing ring{1, kPark};
+  AnyRing ring{1, kPark};
   Values values;
+  std::atomic<bool> consumer_done{false};
   void before() { values.reset(); }
   void thread(unsigned index) {
     if (index == 0) {
       values.produce(1);
+      await_sleeper(RingAccess::consumers_word(ring), consumer_done);
       while (RingAccess::claim_push(ring, [](void* slot) noexcept { ::new (slot) int(1); }) != RingClaim::done)
         rl::yield(1, $);
     } else if (index == 1) {
       int v = 0;
       RL_ASSERT(ring.pop(v));
       values.consume(v);
+      consumer_done.store(true, std::memory_order_relaxed);
     } else {
       values.produce(2);
       RL_ASSERT(ring.push(2));
@@ -502,13 +516,15 @@ struct SharedDeadProducer : rl::test_suite<SharedDeadProducer, 3> {
   }
 };
 
-// The other side: a consumer claims a pop of a full ring (freeing the slot, no wake) and
-// "dies"; a producer may be parked on the full ring already. A live consumer that finds
+// The other side: a consumer claims a pop of a full ring (freeing the slot; its wake is
+// skipped) once a producer has registered to sleep on the full ring, and dies. A live consumer that finds
 // the ring empty wakes the producers before it parks.
-struct SharedDeadConsumer : rl::test_suite<SharedDeadConsumer, 3> {
+template <class AnyRing>
+struct DeadConsumer : rl::test_suite<DeadConsumer<AnyRing>, 3> {
   relacy_fev::Globals globals;
-  SharedRing ring{1, kPark};
+  AnyRing ring{1, kPark};
   Values values;
+  std::atomic<bool> producer_done{false};
   void before() {
     values.reset();
     values.produce(1);
@@ -517,11 +533,13 @@ struct SharedDeadConsumer : rl::test_suite<SharedDeadConsumer, 3> {
   void thread(unsigned index) {
     if (index == 0) {
       int v = 0;
+      await_sleeper(RingAccess::producers_word(ring), producer_done);
       while (RingAccess::claim_pop(ring, [&](int& slot) noexcept { v = slot; }) != RingClaim::done) rl::yield(1, $);
       values.consume(v);
     } else if (index == 1) {
       values.produce(2);
       RL_ASSERT(ring.push(2));
+      producer_done.store(true, std::memory_order_relaxed);
     } else {
       int v = 0;
       RL_ASSERT(ring.pop(v));
@@ -558,8 +576,10 @@ int main(int argc, char** argv) {
   runner.run<PopStopRacesPush<true>>("ring-pop-stop-races-late-push", rl::sched_random, 20000, true, 0);
   runner.run<PushStopRacesPop>("ring-push-stop-races-pop", rl::sched_random, 20000, true, 0);
   runner.run<CancelledPopRelays>("ring-cancelled-pop-relays", rl::sched_random, 20000, true, 0);
-  runner.run<SharedDeadProducer>("ring-shared-dead-producer", rl::sched_random, 20000, true, 0);
-  runner.run<SharedDeadConsumer>("ring-shared-dead-consumer", rl::sched_random, 20000, true, 0);
+  runner.run<DeadProducer<SharedDyingPeerRing>>("ring-shared-dead-producer", rl::sched_random, 20000, true, 0);
+  runner.run<DeadConsumer<SharedDyingPeerRing>>("ring-shared-dead-consumer", rl::sched_random, 20000, true, 0);
+  runner.must_fail<DeadProducer<DyingPeerRing>>("ring-in-process-dead-producer", 20000);
+  runner.must_fail<DeadConsumer<DyingPeerRing>>("ring-in-process-dead-consumer", 20000);
   // The context-bound search where it ends within seconds.
   runner.run<RelayChain>("ring-relay-after-bulk-push", rl::sched_bound, 0, true);
   return runner.exit_code();

@@ -48,10 +48,10 @@ struct ChaosHooks : fev::RingHooks {
   static void step() noexcept { chaos_step(); }
 };
 struct BrokenHooks : fev::RingHooks {
-  static constexpr bool kWakeConsumers = false;  // the bug the harness must catch
+  static constexpr bool wake_consumers() noexcept { return false; }  // the bug the harness must catch
 };
 struct BrokenChaosHooks : ChaosHooks {
-  static constexpr bool kWakeConsumers = false;
+  static constexpr bool wake_consumers() noexcept { return false; }
 };
 
 // ---- The deaf consumer: consumer 0's parking wait ignores wakes. ----
