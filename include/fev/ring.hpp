@@ -1000,8 +1000,13 @@ class BasicRing {
       return !(tail & kClosed) && (tail & ~kClosed) - head >= capacity_;
     };
     const auto consumers_can_proceed = [&] {
-      // seq_cst: as the re-check above. Claimed pushes not yet popped.
-      return (tail_.load(std::memory_order_seq_cst) & ~kClosed) != head_.load(std::memory_order_seq_cst);
+      // Claimed pushes not yet popped. seq_cst: reading a dead producer's claim puts
+      // it before our notify()'s seq_cst load of not_empty_ in the seq_cst order, after
+      // the re-check of the consumer that missed the claim and so after its
+      // registration: notify() sees that sleeper. relaxed: head_ only grows, so a stale
+      // head_ can only make us wake the consumers once too often.
+      const std::size_t tail = tail_.load(std::memory_order_seq_cst);
+      return (tail & ~kClosed) != head_.load(std::memory_order_relaxed);
     };
     return block(not_full_, attempt, nothing_pending, not_empty_, consumers_can_proceed, deadline, stop);
   }
@@ -1015,8 +1020,11 @@ class BasicRing {
       return !(tail & kClosed) && (tail & ~kClosed) == head_.load(std::memory_order_relaxed);
     };
     const auto producers_can_proceed = [&] {
-      // seq_cst: as the re-check above. Free positions for a push.
-      return (tail_.load(std::memory_order_seq_cst) & ~kClosed) - head_.load(std::memory_order_seq_cst) < capacity_;
+      // Free positions for a push. seq_cst: as consumers_can_proceed in push_blocking,
+      // for a dead consumer's claim on head_. relaxed: tail_ only grows, so a stale
+      // tail_ can only make us wake the producers once too often.
+      const std::size_t head = head_.load(std::memory_order_seq_cst);
+      return (tail_.load(std::memory_order_relaxed) & ~kClosed) - head < capacity_;
     };
     return block(not_empty_, attempt, nothing_pending, not_full_, producers_can_proceed, deadline, stop);
   }

@@ -400,6 +400,34 @@ struct PopStopRacesPush : rl::test_suite<PopStopRacesPush<kLate>, 3> {
   }
 };
 
+// A stop request is all that can end a parked pop of a ring nothing is pushed to (or a
+// parked push to a full ring nothing is popped from): its callback's bump of the word
+// and the waiter's re-read before it sleeps must pass the request on, or the waiter
+// sleeps on the bumped value for good.
+template <bool kPush>
+struct StopWakesParked : rl::test_suite<StopWakesParked<kPush>, 2> {
+  relacy_fev::Globals globals;
+  Ring ring{1, kPark};
+  std::stop_source source;
+  std::atomic<bool> never{false};
+  void before() {
+    if (kPush) RL_ASSERT(ring.try_push(1));
+  }
+  void thread(unsigned index) {
+    if (index == 0) {
+      if constexpr (kPush) {
+        RL_ASSERT(ring.push(2, source.get_token()) == fev::Status::cancelled);
+      } else {
+        int v = 0;
+        RL_ASSERT(ring.pop(v, source.get_token()) == fev::Status::cancelled);
+      }
+    } else {
+      await_sleeper(kPush ? RingAccess::producers_word(ring) : RingAccess::consumers_word(ring), never);
+      source.request_stop();
+    }
+  }
+};
+
 // push(T&&, std::stop_token) on a full ring racing a pop and a stop request: a push that
 // returns ok delivered its value, a cancelled one did not.
 struct PushStopRacesPop : rl::test_suite<PushStopRacesPop, 3> {
@@ -574,6 +602,10 @@ int main(int argc, char** argv) {
   // that does not come is a deadlock, never rescued.
   runner.run<PopStopRacesPush<false>>("ring-pop-stop-races-push", rl::sched_random, 20000, false, 0);
   runner.run<PopStopRacesPush<true>>("ring-pop-stop-races-late-push", rl::sched_random, 20000, true, 0);
+  runner.run<StopWakesParked<false>>("ring-stop-wakes-parked-pop", rl::sched_random, 20000, true, 0);
+  runner.run<StopWakesParked<false>>("ring-stop-wakes-parked-pop", rl::sched_bound, 0, true);
+  runner.run<StopWakesParked<true>>("ring-stop-wakes-parked-push", rl::sched_random, 20000, true, 0);
+  runner.run<StopWakesParked<true>>("ring-stop-wakes-parked-push", rl::sched_bound, 0, true);
   runner.run<PushStopRacesPop>("ring-push-stop-races-pop", rl::sched_random, 20000, true, 0);
   runner.run<CancelledPopRelays>("ring-cancelled-pop-relays", rl::sched_random, 20000, true, 0);
   runner.run<DeadProducer<SharedDyingPeerRing>>("ring-shared-dead-producer", rl::sched_random, 20000, true, 0);
