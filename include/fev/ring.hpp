@@ -991,10 +991,10 @@ class BasicRing {
     const auto nothing_pending = [&] {
       // seq_cst: the re-check half of the handshake with claim_pop's head_ CAS.
       const std::size_t head = head_.load(std::memory_order_seq_cst);
-      // acquire: the closed bit (pairs with close()'s fetch_or; it also reaches a parker
-      // through close()'s bump of not_full_), and claimed pushes: a stale count only
-      // makes the ring look less full, and then the producer yields instead of sleeping.
-      const std::size_t tail = tail_.load(std::memory_order_acquire);
+      // relaxed: the closed bit reaches a parker through close()'s bump of not_full_ (read
+      // by our registration CAS or acquire re-read, or it ends our sleep); a stale count of
+      // claimed pushes only makes the ring look less full: the producer yields, not sleeps.
+      const std::size_t tail = tail_.load(std::memory_order_relaxed);
       // Full with every pop claimed so far finished... or closed: nothing to wait for
       // in the closed case, attempt() reports it.
       return !(tail & kClosed) && (tail & ~kClosed) - head >= capacity_;

@@ -219,10 +219,10 @@ class SelectSet {
       SelectWaitState& state = states_[I];
       state.word = &one.word();
       state.ring = std::remove_cvref_t<decltype(one)>::kRing;
-      // acquire: pairs with set()'s release, for an event already set on entry (rings:
-      // a starting value only, the claims synchronize).
+      // relaxed: the value a set() must move past (rings: none); the event case's
+      // attempt() re-reads the word with acquire before it reports a set().
       if constexpr (!std::remove_cvref_t<decltype(one)>::kRing)
-        state.entry = state.seen = state.word->load(std::memory_order_acquire);
+        state.entry = state.seen = state.word->load(std::memory_order_relaxed);
     });
   }
 
@@ -325,7 +325,7 @@ class SelectSet {
         // bump, as BasicRing::block()'s re-read.
         state.seen = state.word->load(std::memory_order_acquire);
       } else {
-        state.seen = state.word->load(std::memory_order_acquire);  // pairs with set()
+        state.seen = state.word->load(std::memory_order_relaxed);  // attempt() re-reads with acquire
       }
     });
   }

@@ -162,12 +162,14 @@ struct AutoResetHandoff : rl::test_suite<AutoResetHandoff, 3> {
   void after() { RL_ASSERT(taken($) == 2); }
 };
 
-// wait(std::stop_token) with no set(): the stop request must wake the parked waiter
-// (the Dekker pair of StopGate: either the waiter sees `stopped` before it sleeps, or
-// the callback sees `may_sleep` and wakes it), and the wait returns false.
-struct StopWakesParkedWaiter : rl::test_suite<StopWakesParkedWaiter, 2> {
+// wait(std::stop_token) of an Event or AutoResetEvent with no set(): the stop request
+// must wake the parked waiter (the Dekker pair of StopGate: either the waiter sees
+// `stopped` before it sleeps, or the callback sees `may_sleep` and wakes it), and the
+// wait returns false.
+template <class AnyEvent>
+struct StopWakesParkedWaiter : rl::test_suite<StopWakesParkedWaiter<AnyEvent>, 2> {
   relacy_fev::Globals globals;
-  Event event;
+  AnyEvent event;
   std::stop_source source;
   void thread(unsigned index) {
     if (index == 0) {
@@ -225,20 +227,6 @@ struct SharedStopRacesPulses : rl::test_suite<SharedStopRacesPulses, 3> {
   }
 };
 
-// AutoResetEvent::wait(std::stop_token) with no set(): the stop wakes the parked waiter.
-struct AutoResetStopWakesParkedWaiter : rl::test_suite<AutoResetStopWakesParkedWaiter, 2> {
-  relacy_fev::Globals globals;
-  AutoResetEvent event;
-  std::stop_source source;
-  void thread(unsigned index) {
-    if (index == 0) {
-      source.request_stop();
-    } else {
-      RL_ASSERT(!event.wait(source.get_token()));
-    }
-  }
-};
-
 // AutoResetEvent::wait(std::stop_token) racing set() and a stop, beside a parked plain
 // waiter: a signal is never lost to the stop. One signal is sent; the stoppable waiter
 // passes it on if it took it, so the plain waiter always ends with it (a signal lost to
@@ -286,13 +274,13 @@ int main(int argc, char** argv) {
   runner.run<AutoResetHandoff>("auto-reset-handoff", rl::sched_random, 20000, true);
   // The stop_token overloads: no spurious wakes, so a stop that does not wake its waiter
   // is a deadlock, never rescued.
-  runner.run<StopWakesParkedWaiter>("event-stop-wakes-parked-waiter", rl::sched_random, 20000, true, 0);
-  runner.run<StopWakesParkedWaiter>("event-stop-wakes-parked-waiter", rl::sched_bound, 0, true);
+  runner.run<StopWakesParkedWaiter<Event>>("event-stop-wakes-parked-waiter", rl::sched_random, 20000, true, 0);
+  runner.run<StopWakesParkedWaiter<Event>>("event-stop-wakes-parked-waiter", rl::sched_bound, 0, true);
   runner.run<StopRacesSet>("event-stop-races-set", rl::sched_random, 20000, true, 0);
   runner.run<StopRacesSet>("event-stop-races-set", rl::sched_bound, 0, true);
   runner.run<SharedStopRacesPulses>("event-shared-stop-races-pulses", rl::sched_random, 20000, true, 0);
-  runner.run<AutoResetStopWakesParkedWaiter>("auto-reset-stop-wakes-parked-waiter", rl::sched_random, 20000, true, 0);
-  runner.run<AutoResetStopWakesParkedWaiter>("auto-reset-stop-wakes-parked-waiter", rl::sched_bound, 0, true);
+  runner.run<StopWakesParkedWaiter<AutoResetEvent>>("auto-reset-stop-wakes-parked-waiter", rl::sched_random, 20000, true, 0);
+  runner.run<StopWakesParkedWaiter<AutoResetEvent>>("auto-reset-stop-wakes-parked-waiter", rl::sched_bound, 0, true);
   runner.run<AutoResetStopKeepsSignal>("auto-reset-stop-keeps-signal", rl::sched_random, 20000, true, 0);
   return runner.exit_code();
 }

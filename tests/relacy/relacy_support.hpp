@@ -162,9 +162,13 @@ inline unsigned long long parks = 0;
 // The context-bound scheduler explores every choice: there, no spurious wakes.
 inline int spurious_per_thread = 2;
 inline int spurious[64];
+// Set by a scenario's before(): no timed wait times out in this iteration, so a sleep
+// that is only a backstop (the select's timed slices) ends by a wake or not at all.
+inline bool timeouts_off = false;
 
 inline void begin_iteration() noexcept {
   clock_now = kStart;
+  timeouts_off = false;
   for (int& s : spurious) s = 0;
 }
 
@@ -198,7 +202,8 @@ struct RelacyWait {
     if (now != expected) return WaitResult::woken;
     // A deadline far beyond any scenario's (the hour-long slices of a parked
     // wait(std::stop_token)) never passes: the wake that ends such a sleep must come.
-    const bool timed = deadline != Deadline::max() && deadline.time_since_epoch() - relacy_fev::clock_now < kFarAway;
+    const bool timed = !relacy_fev::timeouts_off && deadline != Deadline::max() &&
+                       deadline.time_since_epoch() - relacy_fev::clock_now < kFarAway;
     int& spurious = relacy_fev::spurious[rl::thread_index() % 64];
     ++relacy_fev::parks;
     const rl::unpark_reason reason = w.wait(c, timed, spurious < relacy_fev::spurious_per_thread, $);

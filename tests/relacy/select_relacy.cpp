@@ -85,6 +85,48 @@ struct RelayToAPlainConsumer : rl::test_suite<RelayToAPlainConsumer, 3> {
   }
 };
 
+// A select of one ring case beside a plain consumer, two producers, capacity 1, with
+// no timed slice ever ending: every wake must come from the ring's protocol as the
+// select runs it (registration, taking an issued wake over, the re-check, the relay on
+// leaving), or a consumer parks for good beside a value.
+struct OneRingNoSlices : rl::test_suite<OneRingNoSlices, 4> {
+  relacy_fev::Globals globals;
+  Ring ring{1, kPark};
+  rl::var<int> payload[3];
+  std::atomic<int> taken[3];
+  void before() {
+    relacy_fev::timeouts_off = true;
+    for (int v = 0; v < 3; ++v) {
+      payload[v]($) = 0;
+      taken[v].store(0, std::memory_order_relaxed);
+    }
+  }
+  void take(int v) {
+    RL_ASSERT(v >= 1 && v <= 2);
+    RL_ASSERT(payload[v]($) == v * 10);
+    taken[v].fetch_add(1, std::memory_order_relaxed);
+  }
+  void thread(unsigned index) {
+    if (index < 2) {
+      const int v = static_cast<int>(index) + 1;
+      payload[v]($) = v * 10;
+      RL_ASSERT(ring.push(int{v}));
+    } else if (index == 2) {
+      int v = 0;
+      RL_ASSERT(ring.pop(v));
+      take(v);
+    } else {
+      int v = 0;
+      const fev::Selected s = fev::select(fev::on_pop(ring, v));
+      RL_ASSERT(s.index == 0 && s.status == fev::Status::ok);
+      take(v);
+    }
+  }
+  void after() {
+    for (int v = 1; v <= 2; ++v) RL_ASSERT(taken[v].load(std::memory_order_relaxed) == 1);
+  }
+};
+
 // A select over a ring and an event: a set() ends it with what the setter wrote before
 // set() visible; a push ends it with the producer's payload visible; exactly one fires.
 struct RingOrEvent : rl::test_suite<RingOrEvent, 3> {
@@ -152,6 +194,7 @@ int main(int argc, char** argv) {
   runner.run<RelayToAPlainConsumer>("select-relay-to-a-plain-consumer", rl::sched_random, 20000, true);
   // Without spurious wakes: a lost wake is a deadlock.
   runner.run<RelayToAPlainConsumer>("select-relay-no-spurious-wakes", rl::sched_random, 20000, true, 0);
+  runner.run<OneRingNoSlices>("select-one-ring-no-slices", rl::sched_random, 20000, true, 0);
   runner.run<RingOrEvent>("select-ring-or-event", rl::sched_random, 20000, false);
   runner.run<PushWhereRoomAppears>("select-push-where-room-appears", rl::sched_random, 20000, false);
   return runner.exit_code();
