@@ -1021,8 +1021,10 @@ class BasicRing {
     };
     const auto producers_can_proceed = [&] {
       // Free positions for a push. seq_cst: as consumers_can_proceed in push_blocking,
-      // for a dead consumer's claim on head_. relaxed: tail_ only grows, so a stale
-      // tail_ can only make us wake the producers once too often.
+      // for a dead consumer's claim on head_. relaxed: tail_ only grows and is never
+      // below the head_ read here (the push of a slot happens before the claim of its
+      // pop, which our head_ load reads or follows), so a stale tail_ can only make us
+      // wake the producers once too often.
       const std::size_t head = head_.load(std::memory_order_seq_cst);
       return (tail_.load(std::memory_order_relaxed) & ~kClosed) - head < capacity_;
     };

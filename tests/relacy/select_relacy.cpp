@@ -7,7 +7,9 @@
 // The select takes its one-word-at-a-time path here (Relacy has no futex_waitv), whose
 // sleeps are timed slices. That path also makes a select that does not relay an unused
 // wake rare enough that these random schedules do not find it: the relay is checked by
-// model/ring_select.pml (BROKEN_SELECT_NO_RELAY) and tests/select_test.cpp.
+// model/ring_select.pml (BROKEN_SELECT_NO_RELAY) and tests/select_test.cpp. One
+// scenario turns the slices' timeouts off (a select of one ring case, whose only wakes
+// are then the ring's own).
 #include "relacy/relacy_std.hpp"
 
 #include "relacy_support.hpp"
