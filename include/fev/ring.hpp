@@ -114,11 +114,11 @@ std::basic_ostream<CharT, Traits>& operator<<(std::basic_ostream<CharT, Traits>&
 struct RingHooks {
   /// Called between the atomic steps of every operation (a chaos hook can yield/sleep).
   static void step() noexcept {}
-  /// Whether a push, once it published its value, wakes parked consumers; and whether
-  /// a pop, once it freed its slot, wakes parked producers. Only test variants say no:
-  /// the stress harness's deliberately broken one, to prove that it detects lost
-  /// wakeups, and the memory-model check's peer that dies between publish and wake.
+  /// Whether a push, once it published its value, wakes parked consumers. Only test
+  /// variants say no: the stress harness's broken one (to prove that it detects lost
+  /// wakeups) and the memory-model check's peer that dies between publish and wake.
   static constexpr bool wake_consumers() noexcept { return true; }
+  /// Whether a pop, once it freed its slot, wakes parked producers (test variants only).
   static constexpr bool wake_producers() noexcept { return true; }
 };
 
